@@ -1,0 +1,3 @@
+from setpiece.cli import app
+
+app()

@@ -1,0 +1,84 @@
+"""Command line: `setpiece render SPEC.toml -o shots/NAME`, `setpiece previz SCRIPT.fountain`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from setpiece.errors import SetpieceError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="setpiece: building-collapse shots and screenplay previz.")
+console = Console(stderr=True)
+
+
+@app.command()
+def render(
+    spec: Path = typer.Argument(..., help="shot spec (TOML); see examples/collapse.toml"),
+    output: Path = typer.Option(None, "-o", "--output", help="shot folder; takes go in take_NNN inside"),
+    backend: str = typer.Option(None, "--backend", help="override render.backend: preview or final"),
+    frames: int = typer.Option(None, "--frames", help="override shot.frames"),
+) -> None:
+    """Build, fracture, simulate, render and deliver one shot."""
+    from setpiece.pipeline import run_shot
+    from setpiece.spec import load_spec, spec_from_dict
+
+    try:
+        shot = load_spec(spec)
+        overrides = shot.model_dump()
+        if backend:
+            overrides["render"]["backend"] = backend
+        if frames:
+            overrides["shot"]["frames"] = frames
+        shot = spec_from_dict(overrides, f"{spec} (with command-line overrides)")
+        out = output or Path("shots") / shot.shot.name
+        with _progress() as bars:
+            result = run_shot(shot, out, _reporter(bars))
+    except SetpieceError as err:
+        console.print(f"[bold red]error:[/] {err}")
+        raise typer.Exit(2) from None
+    console.print(f"[green]take written:[/] {result.take_dir}  ({result.frames} frames, "
+                  f"{result.fragments} fragments)")
+    for stage, seconds in result.timings.items():
+        console.print(f"  {stage:<12} {seconds:7.2f} s")
+
+
+@app.command()
+def previz(
+    script: Path = typer.Argument(..., help="screenplay in Fountain format"),
+    output: Path = typer.Option(Path("previz"), "-o", "--output", help="previz folder; runs go in vNNN inside"),
+) -> None:
+    """Screenplay -> breakdown, shot list, storyboards and animatic."""
+    from setpiece.previz import run_previz
+
+    try:
+        result = run_previz(script, output)
+    except SetpieceError as err:
+        console.print(f"[bold red]error:[/] {err}")
+        raise typer.Exit(2) from None
+    for warning in getattr(result, "warnings", []):
+        console.print(f"[yellow]warning:[/] {warning}")
+    console.print(f"[green]previz written:[/] {result.out_dir}")
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description:<8}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False)
+
+
+def _reporter(bars: Progress):
+    tasks: dict[str, int] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bars.add_task(stage, total=total)
+        bars.update(tasks[stage], completed=done)
+
+    return report
+
+
+if __name__ == "__main__":
+    app()

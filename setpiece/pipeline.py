@@ -1,0 +1,176 @@
+"""One shot, stage by stage: spec -> scene -> fracture -> sim -> render -> comp -> deliver.
+
+Fracture and sim results are cached in the shot folder under a hash of the
+spec sections they depend on, so changing render settings re-runs nothing
+upstream. Every run writes a new take folder (take_001, take_002, ...), built
+under a hidden name and renamed only when complete: earlier takes are never
+touched, and a failed run leaves no half take behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from setpiece import __version__
+from setpiece.comp import over, sky_background
+from setpiece.color import to_display8
+from setpiece.deliver import Mp4Writer, write_exr, write_png, write_usd
+from setpiece.errors import OutputError
+from setpiece.fracture import Fragments, fracture
+from setpiece.render import make_backend
+from setpiece.scene import build_scene
+from setpiece.sim import SimResult, simulate
+from setpiece.spec import ShotSpec, dump_spec
+
+Progress = Callable[[str, int, int], None]  # stage, done, total
+
+
+@dataclass
+class TakeResult:
+    take_dir: Path
+    frames: int
+    fragments: int
+    timings: dict[str, float] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+
+
+def run_shot(spec: ShotSpec, shot_dir: str | Path, progress: Progress | None = None) -> TakeResult:
+    shot_dir = Path(shot_dir)
+    _prepare(shot_dir)
+    timings: dict[str, float] = {}
+    clock = _Clock(timings)
+    with clock("scene"):
+        scene = build_scene(spec)
+    cache = _Cache(shot_dir / ".cache")
+    with clock("fracture"):
+        frags: Fragments = cache.get("fracture", spec.digest("building", "fracture") + str(spec.shot.seed),
+                                     lambda: fracture(scene.building, spec.fracture.fragments,
+                                                      spec.fracture.cluster_size, spec.shot.seed))
+    with clock("sim"):
+        sim: SimResult = cache.get("sim", spec.digest("shot", "building", "fracture", "trigger", "sim"),
+                                   lambda: simulate(spec, scene.building, frags, _stage(progress, "sim")))
+    take_dir, work = _new_take(shot_dir)
+    try:
+        files = _render_and_deliver(spec, scene, frags, sim, work, clock, progress)
+        (work / "spec.toml").write_text(dump_spec(spec), encoding="utf-8")
+        (work / "events.json").write_text(json.dumps([asdict(e) for e in sim.events]), encoding="utf-8")
+        (work / "timings.json").write_text(json.dumps(timings, indent=1), encoding="utf-8")
+        os.rename(work, take_dir)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return TakeResult(take_dir, sim.frames, len(frags), timings, files)
+
+
+def _render_and_deliver(spec, scene, frags, sim, work: Path, clock, progress) -> dict[str, str]:
+    out, files = spec.output, {}
+    for sub, wanted in (("png", out.png), ("exr", out.exr)):
+        if wanted:
+            (work / sub).mkdir()
+    name = spec.shot.name
+    movie = Mp4Writer(work / f"{name}.mp4", spec.render.width, spec.render.height, spec.shot.fps) if out.mp4 else None
+    with clock("render_init"):
+        backend = make_backend(spec, scene, frags)
+    tick = _stage(progress, "render")
+    try:
+        for frame in range(sim.frames):
+            with clock("render"):
+                passes = backend.render(sim.matrices(frame))
+            with clock("comp"):
+                linear = over(passes, sky_background(passes, spec.light.sky_color, spec.light.sky_intensity))
+                display = to_display8(linear)
+            with clock("deliver"):
+                number = f"{frame + 1:04d}"
+                if out.png:
+                    write_png(work / "png" / f"{name}.{number}.png", display)
+                if out.exr:
+                    write_exr(work / "exr" / f"{name}.{number}.exr", passes, linear)
+                if movie:
+                    movie.add(display)
+            tick(frame + 1, sim.frames)
+    finally:
+        backend.close()
+        if movie:
+            movie.close()
+    if movie:
+        files["mp4"] = f"{name}.mp4"
+    if out.usd:
+        with clock("usd"):
+            write_usd(work / f"{name}.usd", frags.vertices, frags.faces, sim, spec.shot.fps, scene.building.color)
+        files["usd"] = f"{name}.usd"
+    return files
+
+
+def _prepare(shot_dir: Path) -> None:
+    if shot_dir.exists() and not shot_dir.is_dir():
+        raise OutputError(f"output {shot_dir} exists and is not a folder; choose another -o path")
+    try:
+        shot_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(f"cannot create output folder {shot_dir}: {err.strerror}") from None
+
+
+def _new_take(shot_dir: Path) -> tuple[Path, Path]:
+    """Next free take_NNN name, and the hidden folder it is built in."""
+    taken = [int(p.name[5:]) for p in shot_dir.glob("take_[0-9][0-9][0-9]") if p.name[5:].isdigit()]
+    number = max(taken, default=0) + 1
+    take = shot_dir / f"take_{number:03d}"
+    work = shot_dir / f".take_{number:03d}.partial"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    return take, work
+
+
+class _Cache:
+    """Pickled stage results keyed by content hash and setpiece version."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        root.mkdir(exist_ok=True)
+
+    def get(self, stage: str, key: str, compute):
+        path = self.root / f"{stage}-{key}-{__version__}.pkl"
+        if path.is_file():
+            try:
+                with path.open("rb") as fh:
+                    return pickle.load(fh)
+            except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+                path.unlink(missing_ok=True)  # a broken cache entry is recomputed
+        value = compute()
+        tmp = path.with_suffix(".part")
+        with tmp.open("wb") as fh:
+            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+        return value
+
+
+class _Clock:
+    """Context manager factory adding wall time per stage into a dict."""
+
+    def __init__(self, timings: dict[str, float]):
+        self.timings = timings
+
+    def __call__(self, stage: str):
+        return _Timer(self.timings, stage)
+
+
+class _Timer:
+    def __init__(self, timings, stage):
+        self.timings, self.stage = timings, stage
+
+    def __enter__(self):
+        self.t0 = time.perf_counter()
+
+    def __exit__(self, *exc):
+        self.timings[self.stage] = self.timings.get(self.stage, 0.0) + time.perf_counter() - self.t0
+
+
+def _stage(progress: Progress | None, name: str):
+    return (lambda done, total: progress(name, done, total)) if progress else (lambda done, total: None)

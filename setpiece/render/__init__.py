@@ -1,0 +1,52 @@
+"""Render stage: a backend turns per-fragment transforms into image passes.
+
+`preview` rasterises with moderngl (EGL); `final` path-traces with Mitsuba 3.
+Both share the scene's camera and sun, and return `Passes`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from setpiece.fracture import Fragments
+from setpiece.geometry import Mesh
+from setpiece.render.passes import Passes
+from setpiece.scene import Scene
+from setpiece.spec import ShotSpec
+
+__all__ = ["Passes", "make_backend", "fragment_meshes", "interior_exposure"]
+
+INTERIOR_SKY = 0.2  # share of skylight reaching the inside of the intact building
+
+
+def fragment_meshes(scene: Scene, frags: Fragments, seed: int) -> list[Mesh]:
+    """Fragments as meshes, tinted per structural element so the facade is not uniform."""
+    rng = np.random.default_rng(seed + 1)
+    tint = rng.uniform(0.9, 1.08, size=len(scene.building.elements))
+    base = np.asarray(scene.building.color)
+    return [Mesh(v, f, tuple(base * tint[e]), f"frag_{i:05d}")
+            for i, (v, f, e) in enumerate(zip(frags.vertices, frags.faces, frags.element))]
+
+
+def interior_exposure(scene: Scene, meshes: list[Mesh], wall: float) -> list[np.ndarray]:
+    """Per-face skylight factor: faces inside the intact shell get little sky."""
+    hx, hy = (np.asarray(scene.building.footprint) / 2) - wall - 1e-3
+    roof = scene.building.height - 1e-3
+    out = []
+    for m in meshes:
+        c = m.vertices[m.faces].mean(axis=1)
+        inside = (np.abs(c[:, 0]) < hx) & (np.abs(c[:, 1]) < hy) & (c[:, 2] < roof)
+        out.append(np.where(inside, INTERIOR_SKY, 1.0))
+    return out
+
+
+def make_backend(spec: ShotSpec, scene: Scene, frags: Fragments):
+    """The spec's render backend, ready to draw frames of this fractured building."""
+    meshes = fragment_meshes(scene, frags, spec.shot.seed)
+    if spec.render.backend == "final":
+        from setpiece.render.final import FinalBackend
+
+        return FinalBackend(spec, scene, meshes)
+    from setpiece.render.preview import PreviewBackend
+
+    return PreviewBackend(spec, scene, meshes, interior_exposure(scene, meshes, spec.building.wall_thickness))

@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+
+from setpiece.errors import SpecError
+from setpiece.fracture import fracture
+from setpiece.scene import build_scene
+from tests.conftest import small_spec
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return build_scene(small_spec())
+
+
+@pytest.fixture(scope="module")
+def frags(scene):
+    return fracture(scene.building, 120, 6, seed=1)
+
+
+def test_building_has_floors_slabs_and_windows(scene):
+    kinds = {e.kind for e in scene.building.elements}
+    assert {"slab", "pier", "band"} <= kinds  # interior columns need 2+ bays each way
+    slabs = [e for e in scene.building.elements if e.kind == "slab"]
+    assert len(slabs) == 3
+    assert scene.building.height == pytest.approx(3 * 3.2)
+
+
+def test_elements_do_not_overlap(scene):
+    els = scene.building.elements
+    for i, a in enumerate(els):
+        for b in els[i + 1:]:
+            overlap = np.minimum(a.hi, b.hi) - np.maximum(a.lo, b.lo)
+            assert not np.all(overlap > 1e-6), (a, b)
+
+
+def test_fragment_count_and_volume_conserved(scene, frags):
+    assert len(frags) == 120
+    assert frags.volumes.sum() == pytest.approx(scene.building.volume, rel=1e-9)
+    assert np.all(frags.volumes > 0)
+
+
+def test_fragments_are_convex_and_inside_their_element(scene, frags):
+    for i in range(len(frags)):
+        e = scene.building.elements[frags.element[i]]
+        v = frags.vertices[i]
+        assert np.all(v >= np.asarray(e.lo) - 1e-6) and np.all(v <= np.asarray(e.hi) + 1e-6)
+
+
+def test_connectivity_graph_links_the_whole_building(frags):
+    # every fragment touches another, and glued faces have positive area
+    touched = np.zeros(len(frags), bool)
+    touched[frags.bonds.ravel()] = True
+    assert touched.all()
+    assert np.all(frags.bond_area > 0)
+
+
+def test_clusters_are_connected_groups(frags):
+    sizes = np.bincount(frags.cluster)
+    assert sizes.max() <= 6 and frags.n_clusters < len(frags)
+
+
+def test_same_seed_same_fracture(scene, frags):
+    again = fracture(scene.building, 120, 6, seed=1)
+    other = fracture(scene.building, 120, 6, seed=2)
+    assert np.array_equal(again.centroids, frags.centroids)
+    assert not np.allclose(other.centroids, frags.centroids)
+
+
+def test_too_few_fragments_is_a_clear_error(scene):
+    with pytest.raises(SpecError, match="fracture.fragments"):
+        fracture(scene.building, 10, 6, seed=1)

@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+
+from setpiece.fracture import fracture
+from setpiece.render import make_backend
+from setpiece.scene import build_scene
+from tests.conftest import small_spec
+
+
+@pytest.fixture(scope="module")
+def setup():
+    spec = small_spec()
+    scene = build_scene(spec)
+    frags = fracture(scene.building, 90, 6, seed=3)
+    return spec, scene, frags
+
+
+def _rest(n):
+    return np.broadcast_to(np.eye(4), (n, 4, 4)).copy()
+
+
+def test_preview_draws_building_where_it_projects(setup):
+    spec, scene, frags = setup
+    backend = make_backend(spec, scene, frags)
+    passes = backend.render(_rest(len(frags)))
+    backend.close()
+    # the front edge of the first-floor slab faces the camera
+    slab = next(e for e in scene.building.elements if e.kind == "slab")
+    front = [[0.0, slab.lo[1], (slab.lo[2] + slab.hi[2]) / 2]]
+    x, y, dist = scene.camera.project(np.array(front))[0]
+    assert passes.part[int(y), int(x)] >= 0
+    assert passes.alpha[0, 0] == 0 and passes.part[0, 0] == -1  # sky at the top corner
+    assert passes.part[-1, 0] == -2  # ground at the bottom corner
+    assert passes.depth[int(y), int(x)] == pytest.approx(dist, rel=0.03)
+
+
+def test_windows_read_darker_than_the_facade(setup):
+    spec, scene, frags = setup
+    backend = make_backend(spec, scene, frags)
+    passes = backend.render(_rest(len(frags)))
+    backend.close()
+    facade = passes.part >= 0
+    lum = passes.beauty.mean(axis=-1)[facade]
+    # lit wall and dark window interiors both present
+    assert np.percentile(lum, 95) > 4 * np.percentile(lum, 5)
+
+
+def test_hidden_fragments_vanish(setup):
+    spec, scene, frags = setup
+    backend = make_backend(spec, scene, frags)
+    mats = _rest(len(frags))
+    mats[:] = 0.0
+    passes = backend.render(mats)
+    backend.close()
+    assert not np.any(passes.part >= 0)
+
+
+def test_moved_fragments_move_on_screen(setup):
+    spec, scene, frags = setup
+    backend = make_backend(spec, scene, frags)
+    mats = _rest(len(frags))
+    mats[:, 2, 3] = 40.0  # lift everything out of frame
+    passes = backend.render(mats)
+    backend.close()
+    assert (passes.part >= 0).sum() < 0.01 * passes.part.size

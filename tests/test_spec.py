@@ -1,0 +1,54 @@
+import pytest
+
+from setpiece.errors import SpecError
+from setpiece.spec import ShotSpec, dump_spec, load_spec, spec_from_dict
+
+
+def test_empty_file_gives_defaults(tmp_path):
+    path = tmp_path / "empty.toml"
+    path.write_text("")
+    assert load_spec(path) == ShotSpec()
+
+
+def test_example_spec_loads():
+    spec = load_spec("examples/collapse.toml")
+    assert spec.building.floors == 6 and spec.fracture.fragments >= 500
+
+
+def test_round_trip_through_toml(tmp_path):
+    spec = spec_from_dict({"building": {"floors": 9}, "camera": {"position": [1.0, 2.0, 3.0]}})
+    path = tmp_path / "s.toml"
+    path.write_text(dump_spec(spec))
+    assert load_spec(path) == spec
+
+
+@pytest.mark.parametrize("data, field", [
+    ({"building": {"floors": 0}}, "building.floors"),
+    ({"building": {"footprint": [1000.0, 5.0]}}, "footprint width"),
+    ({"render": {"width": 100000}}, "render.width"),
+    ({"trigger": {"floors": [12]}}, "trigger.floors"),
+    ({"building": {"material": "cheese"}}, "building.material"),
+    ({"camera": {"lens": 35}}, "camera.lens"),
+])
+def test_invalid_values_name_the_field(data, field):
+    with pytest.raises(SpecError, match=field.replace(".", r"\.")):
+        spec_from_dict(data)
+
+
+def test_malformed_toml_names_the_file(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[building\nfloors = 3")
+    with pytest.raises(SpecError, match="bad.toml.*not valid TOML"):
+        load_spec(path)
+
+
+def test_missing_file_is_clear(tmp_path):
+    with pytest.raises(SpecError, match="not found"):
+        load_spec(tmp_path / "nope.toml")
+
+
+def test_digest_tracks_only_named_sections():
+    a = ShotSpec()
+    b = spec_from_dict({"render": {"width": 320}})
+    assert a.digest("building", "sim") == b.digest("building", "sim")
+    assert a.digest() != b.digest()
