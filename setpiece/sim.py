@@ -24,7 +24,7 @@ GRAVITY = 9.81
 SHATTER_DV = 3.5  # m/s change of velocity in one frame that shatters a cluster
 IMPACT_DV = 2.0  # m/s change that counts as an impact event for dust
 SETTLE_TIME = 0.5  # s of unrecorded settling under dead load before the trigger
-SAFETY = 2.5  # bonds carry this multiple of their settled dead load
+SAFETY = 2.0  # bonds carry this multiple of their settled dead load
 
 
 @dataclass
