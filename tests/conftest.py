@@ -10,7 +10,7 @@ SMALL = {
     "building": {"floors": 3, "footprint": [8.0, 6.0], "bays": [2, 1]},
     "fracture": {"fragments": 90, "cluster_size": 6},
     "trigger": {"time": 0.25, "floors": [0], "side": "left"},
-    "sim": {"substeps": 6},
+    "sim": {"substeps": 8},
     "render": {"width": 160, "height": 96, "spp": 4},
 }
 
