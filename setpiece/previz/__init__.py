@@ -1,0 +1,161 @@
+"""Screenplay previz: Fountain script -> breakdown -> shot list -> boards -> animatic.
+
+``run_previz`` writes one take folder per run (``out_dir/v001``, ``v002``, ...),
+built in a hidden temporary folder and renamed into place when complete, so an
+earlier take is never overwritten and a failed run leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from PIL import Image
+
+from setpiece.errors import OutputError, RenderError, ScreenplayError
+from setpiece.previz.animatic import placeholder_board, write_animatic
+from setpiece.previz.breakdown import (
+    SceneBreakdown, break_down, breakdown_csv, breakdown_json, breakdown_markdown)
+from setpiece.previz.fountain import ParseWarning, Screenplay, parse, parse_file
+from setpiece.previz.shotlist import (
+    Shot, ShotListError, generate_shots, read_shotlist, shot_to_spec, shots_to_csv,
+    shots_to_toml)
+
+BoardRenderer = Callable[[Shot, SceneBreakdown, int, int], Image.Image]
+
+__all__ = [
+    "BoardRenderer", "PrevizResult", "ParseWarning", "SceneBreakdown", "Screenplay", "Shot",
+    "break_down", "generate_shots", "parse", "parse_file", "placeholder_board", "read_shotlist",
+    "run_previz", "shot_to_spec", "write_animatic",
+]
+
+_TAKE = re.compile(r"^v(\d{3,})$")
+
+
+@dataclass
+class PrevizResult:
+    take_dir: Path
+    screenplay: Screenplay
+    scenes: list[SceneBreakdown]
+    shots: list[Shot]
+    boards: list[Path]
+    animatic: Path  # .mp4
+    timeline: Path  # .otio
+    files: dict[str, Path] = field(default_factory=dict)  # every report by name
+
+    @property
+    def warnings(self) -> list[ParseWarning]:
+        return self.screenplay.warnings
+
+    @property
+    def out_dir(self) -> Path:
+        """Alias of take_dir (the name setpiece.cli uses)."""
+        return self.take_dir
+
+
+def run_previz(script_path: str | Path, out_dir: str | Path,
+               board_renderer: BoardRenderer | None = None, *,
+               shot_list: str | Path | None = None, board_size: tuple[int, int] = (640, 360),
+               fps: int = 24) -> PrevizResult:
+    """Parse, break down, plan shots (or read an edited ``shot_list``), draw boards
+    and cut the animatic into a new take folder under out_dir."""
+    play = parse_file(script_path)
+    scenes = break_down(play)
+    if not scenes:
+        raise ScreenplayError(f"{script_path}: no scenes to previz (the script has no "
+                              "scene headings, action or dialogue)")
+    shots = read_shotlist(shot_list) if shot_list else generate_shots(scenes)
+    by_number = {s.number: s for s in scenes}
+    for shot in shots:
+        if shot.scene not in by_number:
+            raise ShotListError(f"shot {shot.number} is in scene {shot.scene!r}, which "
+                                f"{script_path} does not have")
+    renderer = board_renderer or (lambda shot, scene, w, h: placeholder_board(shot, (w, h)))
+
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        tmp = out_dir / f".take-{os.getpid()}-{secrets.token_hex(4)}"
+        tmp.mkdir()  # unlike mkdtemp, keeps the umask's permissions
+    except OSError as err:
+        raise OutputError(f"cannot create output folder {out_dir}: {err.strerror}") from None
+    try:
+        files = _write_reports(tmp, Path(script_path), play, scenes, shots)
+        boards = _write_boards(tmp / "boards", shots, by_number, renderer, board_size)
+        mp4, otio_path = write_animatic(boards, shots, tmp, fps=fps)
+        take = _publish(tmp, out_dir)
+    except BaseException as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(err, OSError):
+            raise OutputError(f"cannot write previz into {out_dir}: {err}") from None
+        raise
+    files |= {"animatic.mp4": mp4, "animatic.otio": otio_path}
+    moved = {name: take / path.relative_to(tmp) for name, path in files.items()}
+    return PrevizResult(take, play, scenes, shots,
+                        [take / b.relative_to(tmp) for b in boards],
+                        take / mp4.name, take / otio_path.name, moved)
+
+
+def _write_reports(folder: Path, script: Path, play: Screenplay,
+                   scenes: list[SceneBreakdown], shots: list[Shot]) -> dict[str, Path]:
+    reports = {
+        "screenplay.fountain": script.read_bytes(),
+        "breakdown.json": breakdown_json(scenes, play),
+        "breakdown.md": breakdown_markdown(scenes, play),
+        "breakdown.csv": breakdown_csv(scenes),
+        "shotlist.csv": shots_to_csv(shots),
+        "shotlist.toml": shots_to_toml(shots),
+    }
+    if play.warnings:
+        reports["warnings.txt"] = "".join(f"{script}:{w.line}: {w.message}\n"
+                                          for w in play.warnings)
+    files = {}
+    for name, content in reports.items():
+        path = folder / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        files[name] = path
+    return files
+
+
+def _write_boards(folder: Path, shots: list[Shot], scenes: dict[str, SceneBreakdown],
+                  renderer: BoardRenderer, size: tuple[int, int]) -> list[Path]:
+    folder.mkdir()
+    paths = []
+    for k, shot in enumerate(shots, start=1):
+        image = renderer(shot, scenes[shot.scene], *size)
+        if not isinstance(image, Image.Image):
+            raise RenderError(f"board renderer returned {type(image).__name__} for shot "
+                              f"{shot.number}; it must return a PIL image")
+        path = folder / f"{k:03d}_{re.sub(r'[^A-Za-z0-9_-]+', '_', shot.number)}.png"
+        image.save(path)
+        paths.append(path)
+    return paths
+
+
+def _next_take(out_dir: Path) -> int:
+    """One more than the highest existing vNNN folder."""
+    numbers = [int(m.group(1)) for p in out_dir.iterdir() if (m := _TAKE.match(p.name))]
+    return max(numbers, default=0) + 1
+
+
+def _publish(tmp: Path, out_dir: Path) -> Path:
+    """Rename the finished temp folder to the next free vNNN (atomic on one filesystem)."""
+    number = _next_take(out_dir)
+    for _ in range(100):
+        take = out_dir / f"v{number:03d}"
+        if not take.exists():
+            try:
+                os.rename(tmp, take)  # fails if another run just took this name
+                return take
+            except OSError:
+                pass
+        number += 1
+    raise OutputError(f"could not find a free take folder name in {out_dir}")
