@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-EXPOSURE = 0.6  # stops-free scale applied before the tone curve
+EXPOSURE = 1.0  # linear scale applied before the tone curve
 
 
 def tonemap(linear: np.ndarray, exposure: float = EXPOSURE) -> np.ndarray:

@@ -63,3 +63,17 @@ def test_moved_fragments_move_on_screen(setup):
     passes = backend.render(mats)
     backend.close()
     assert (passes.part >= 0).sum() < 0.01 * passes.part.size
+
+
+def test_final_backend_path_traces_a_sunlit_building(setup):
+    spec, scene, frags = setup
+    spec = spec.model_copy(update={"render": spec.render.model_copy(update={"backend": "final", "spp": 4})})
+    backend = make_backend(spec, scene, frags)
+    passes = backend.render(_rest(len(frags)))
+    backend.close()
+    building = passes.part >= 0
+    assert passes.alpha[building].mean() > 0.95 and passes.alpha[0, 0] < 0.05
+    assert np.isfinite(passes.beauty).all() and passes.beauty.min() >= 0
+    lum = passes.beauty.mean(axis=-1)
+    assert lum[building].max() > 0.3  # sunlit concrete: albedo 0.42 x sun 3 / pi + sky
+    assert np.median(lum[building]) > 2 * np.median(lum[passes.part == -1] + 1e-3)  # sky is held out

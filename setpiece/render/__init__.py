@@ -16,7 +16,7 @@ from setpiece.spec import ShotSpec
 
 __all__ = ["Passes", "make_backend", "fragment_meshes", "interior_exposure"]
 
-INTERIOR_SKY = 0.2  # share of skylight reaching the inside of the intact building
+INTERIOR_SKY = 0.05  # share of skylight reaching the inside of the intact building
 
 
 def fragment_meshes(scene: Scene, frags: Fragments, seed: int) -> list[Mesh]:
@@ -28,9 +28,10 @@ def fragment_meshes(scene: Scene, frags: Fragments, seed: int) -> list[Mesh]:
             for i, (v, f, e) in enumerate(zip(frags.vertices, frags.faces, frags.element))]
 
 
-def interior_exposure(scene: Scene, meshes: list[Mesh], wall: float) -> list[np.ndarray]:
-    """Per-face skylight factor: faces inside the intact shell get little sky."""
-    hx, hy = (np.asarray(scene.building.footprint) / 2) - wall - 1e-3
+def interior_exposure(scene: Scene, meshes: list[Mesh]) -> list[np.ndarray]:
+    """Per-face skylight factor: faces inside the intact shell (the inner side of
+    the walls included) get little sky, so windows read dark as in the final render."""
+    hx, hy = (np.asarray(scene.building.footprint) / 2) - 0.01
     roof = scene.building.height - 1e-3
     out = []
     for m in meshes:
@@ -49,4 +50,4 @@ def make_backend(spec: ShotSpec, scene: Scene, frags: Fragments):
         return FinalBackend(spec, scene, meshes)
     from setpiece.render.preview import PreviewBackend
 
-    return PreviewBackend(spec, scene, meshes, interior_exposure(scene, meshes, spec.building.wall_thickness))
+    return PreviewBackend(spec, scene, meshes, interior_exposure(scene, meshes))

@@ -37,7 +37,7 @@ void main() {
     vec4 world = m * vec4(in_pos, 1.0);
     v_world = world.xyz; v_normal = mat3(m) * in_normal; v_color = in_color;
     // fragments that have left their rest place are out in the open air
-    v_part = part; v_exposure = mix(in_exposure, 1.0, clamp(length(world.xyz - in_pos) * 0.5, 0.0, 1.0));
+    v_part = part; v_exposure = mix(in_exposure, 1.0, clamp(length(world.xyz - in_pos) * 0.12, 0.0, 1.0));
     gl_Position = view_proj * world;
 }
 """
@@ -65,9 +65,10 @@ void main() {
     vec3 n = normalize(v_normal);
     if (!gl_FrontFacing) n = -n;
     float ndl = max(dot(n, sun_dir), 0.0);
-    float sky = (0.55 + 0.45 * n.z) * v_exposure;
+    float sky = (0.5 + 0.5 * n.z) * v_exposure;
     float bounce = (0.5 - 0.5 * n.z) * v_exposure;
-    vec3 light = sun_color * ndl * sun_visibility(n) + sky_color * sky + ground_bounce * bounce;
+    // radiometry as in the final backend: Lambert 1/pi on sun irradiance, sky radiance as is
+    vec3 light = sun_color * ndl * sun_visibility(n) / 3.14159265 + sky_color * sky + ground_bounce * bounce;
     out_color = vec4(v_color * light, 1.0);
     out_aux = vec4(n, float(v_part));
     out_depth = -(view * vec4(v_world, 1.0)).z;
@@ -81,7 +82,7 @@ class PreviewRenderer:
     """Rasteriser for a fixed set of rigid parts (fragments, props, mannequins)."""
 
     def __init__(self, parts: list[Mesh], exposure: list[np.ndarray] | None = None,
-                 ground_color=(0.33, 0.32, 0.30), ground_size: float = 400.0, supersample: int = 2):
+                 ground_color=(0.2, 0.19, 0.18), ground_size: float = 400.0, supersample: int = 2):
         try:
             import moderngl
             self.ctx = moderngl.create_standalone_context(backend="egl")
