@@ -27,17 +27,25 @@ def write_png(path: Path, rgb8: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
-def write_exr(path: Path, passes: Passes, beauty: np.ndarray) -> None:
-    """Multi-channel half-float EXR: RGBA beauty, Z depth, N normals, id (float) part."""
+EXR_CHANNELS = ("R", "G", "B", "A", "comp.R", "comp.G", "comp.B", "Z", "N.X", "N.Y", "N.Z",
+                "motion.X", "motion.Y", "shadow", "matte", "id")
+
+
+def write_exr(path: Path, passes: Passes, comp: np.ndarray) -> None:
+    """Multi-channel EXR, scene-linear: the CG layer as premultiplied RGBA, the
+    composite as comp.RGB, and AOVs: Z depth (m), N world normals, motion
+    (pixels since the last frame), ground shadow, object matte, fragment id."""
     import OpenImageIO as oiio
 
     h, w = passes.alpha.shape
     depth = np.where(np.isfinite(passes.depth), passes.depth, 1e10)
-    channels = np.dstack([beauty, passes.alpha, depth, passes.normal, passes.part.astype(np.float32)])
-    names = ("R", "G", "B", "A", "Z", "N.X", "N.Y", "N.Z", "id")
+    channels = np.dstack([passes.beauty, passes.alpha, comp, depth, passes.normal, passes.motion,
+                          passes.shadow, passes.matte, passes.part.astype(np.float32)])
+    names = EXR_CHANNELS
     spec = oiio.ImageSpec(w, h, len(names), oiio.FLOAT)
     spec.channelnames = names
-    spec.channelformats = (oiio.HALF,) * 4 + (oiio.FLOAT,) + (oiio.HALF,) * 3 + (oiio.FLOAT,)
+    full = {"Z", "id", "motion.X", "motion.Y"}  # exact values, not half floats
+    spec.channelformats = tuple(oiio.FLOAT if n in full else oiio.HALF for n in names)
     spec.attribute("compression", "zip")
     spec.attribute("oiio:ColorSpace", "lin_rec709_scene")
     tmp = _atomic(path)

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Callable
 
 from setpiece import __version__
-from setpiece.comp import over, sky_background
-from setpiece.color import to_display8
+from setpiece.color import check_display
+from setpiece.comp import comp_frame, load_plate
 from setpiece.deliver import Mp4Writer, write_exr, write_png, write_usd
 from setpiece.errors import OutputError
 from setpiece.fracture import Fragments, fracture
@@ -44,6 +44,9 @@ class TakeResult:
 def run_shot(spec: ShotSpec, shot_dir: str | Path, progress: Progress | None = None) -> TakeResult:
     shot_dir = Path(shot_dir)
     _prepare(shot_dir)
+    check_display(spec.comp.ocio_config, spec.comp.display, spec.comp.view)
+    if spec.comp.plate:  # a bad plate fails now, not after the sim
+        load_plate(spec.comp.plate, 16, 16)
     timings: dict[str, float] = {}
     clock = _Clock(timings)
     with clock("scene"):
@@ -75,25 +78,28 @@ def _render_and_deliver(spec, scene, frags, sim, work: Path, clock, progress) ->
         if wanted:
             (work / sub).mkdir()
     name = spec.shot.name
+    plate = load_plate(spec.comp.plate, spec.render.width, spec.render.height) if spec.comp.plate else None
     movie = Mp4Writer(work / f"{name}.mp4", spec.render.width, spec.render.height, spec.shot.fps) if out.mp4 else None
     with clock("render_init"):
         backend = make_backend(spec, scene, frags)
     tick = _stage(progress, "render")
     try:
+        previous = None
         for frame in range(sim.frames):
+            matrices = sim.matrices(frame)
             with clock("render"):
-                passes = backend.render(sim.matrices(frame))
+                passes = backend.render(matrices, previous)
+            previous = matrices
             with clock("comp"):
-                linear = over(passes, sky_background(passes, spec.light.sky_color, spec.light.sky_intensity))
-                display = to_display8(linear)
+                result = comp_frame(spec, passes, frame, plate)
             with clock("deliver"):
                 number = f"{frame + 1:04d}"
                 if out.png:
-                    write_png(work / "png" / f"{name}.{number}.png", display)
+                    write_png(work / "png" / f"{name}.{number}.png", result.display8)
                 if out.exr:
-                    write_exr(work / "exr" / f"{name}.{number}.exr", passes, linear)
+                    write_exr(work / "exr" / f"{name}.{number}.exr", passes, result.linear)
                 if movie:
-                    movie.add(display)
+                    movie.add(result.display8)
             tick(frame + 1, sim.frames)
     finally:
         backend.close()

@@ -103,6 +103,17 @@ class DustSection(_Section):
     amount: float = Field(1.0, ge=0.0, le=20.0)
 
 
+class CompSection(_Section):
+    plate: str | None = Field(None, description="background photo; the ground becomes a shadow catcher")
+    exposure: float = Field(0.0, ge=-10.0, le=10.0, description="stops, before the display transform")
+    ocio_config: str = Field("", description="OCIO config file; empty uses OCIO's built-in ACES CG config")
+    display: str = "sRGB - Display"
+    view: str = "ACES 2.0 - SDR 100 nits (Rec.709)"
+    grain: float = Field(0.3, ge=0.0, le=2.0, description="film grain strength (0 = none)")
+    motion_blur: float = Field(0.5, ge=0.0, le=1.0, description="shutter as a share of the frame (0.5 = 180 deg)")
+    shadow_strength: float = Field(0.75, ge=0.0, le=1.0, description="how dark the caught shadow makes the plate")
+
+
 class RenderSection(_Section):
     backend: Literal["preview", "final"] = "preview"
     width: int = Field(640, ge=16, le=8192)
@@ -129,6 +140,7 @@ class ShotSpec(_Section):
     light: LightSection = LightSection()
     dust: DustSection = DustSection()
     render: RenderSection = RenderSection()
+    comp: CompSection = CompSection()
     output: OutputSection = OutputSection()
 
     @model_validator(mode="after")

@@ -53,7 +53,7 @@ class FinalBackend:
         self.mi = load_mitsuba(spec.render.device)
         self.spec, self.scene = spec, scene
         self.rest, self.faces, self.owner, colors = _merge(meshes)
-        self.aovs = PreviewRenderer(meshes, supersample=1)
+        self.aovs = PreviewRenderer(meshes)
         self.radius = 1.5 * max(scene.building.height, *scene.building.footprint)
         self.mi_scene = self.mi.load_dict(self._scene_dict(colors))
         self.params = self.mi.traverse(self.mi_scene)
@@ -89,7 +89,7 @@ class FinalBackend:
                     "radiance": {"type": "rgb", "value": list(np.asarray(light.sky_color) * light.sky_intensity)}},
         }
 
-    def render(self, matrices: np.ndarray) -> Passes:
+    def render(self, matrices: np.ndarray, previous: np.ndarray | None = None) -> Passes:
         m = matrices[self.owner]
         world = np.einsum("nij,nj->ni", m[:, :3, :3], self.rest) + m[:, :3, 3]
         self.params[self.key] = self.mi.Float(world.ravel().astype(np.float32))
@@ -98,10 +98,12 @@ class FinalBackend:
         self._frame += 1
         image = np.asarray(self.mi.render(self.mi_scene, seed=seed), np.float32)
         rgb, alpha = image[..., :3], np.clip(image[..., 3], 0.0, 1.0)
-        aov = self.aovs.render(self.scene.camera, matrices, self.scene.sun_dir, (1, 1, 1), (0, 0, 0), self.radius)
+        aov = self.aovs.render(self.scene.camera, matrices, self.scene.sun_dir, (1, 1, 1), (0, 0, 0), self.radius,
+                               previous)
         if self.spec.render.denoise:
             rgb = _denoise(rgb)
-        return Passes(beauty=rgb, alpha=alpha, depth=aov.depth, normal=aov.normal, part=aov.part)
+        aov.beauty, aov.alpha = rgb, alpha
+        return aov
 
     def close(self) -> None:
         self.aovs.release()

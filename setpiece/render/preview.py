@@ -22,23 +22,27 @@ GROUND_ID = -2
 _VERT = """
 #version 330
 uniform sampler2D xforms;
+uniform sampler2D xforms_prev;
 uniform mat4 view_proj;
 in vec3 in_pos; in vec3 in_normal; in vec3 in_color; in float in_part; in float in_exposure;
 out vec3 v_world; out vec3 v_normal; out vec3 v_color; flat out int v_part; out float v_exposure;
-mat4 part_matrix(int part) {
+out vec4 v_clip; out vec4 v_clip_prev;
+mat4 part_matrix(sampler2D tex, int part) {
     if (part < 0) return mat4(1.0);
     int col = (part % %COLS%) * 4, row = part / %COLS%;
-    return mat4(texelFetch(xforms, ivec2(col, row), 0), texelFetch(xforms, ivec2(col + 1, row), 0),
-                texelFetch(xforms, ivec2(col + 2, row), 0), texelFetch(xforms, ivec2(col + 3, row), 0));
+    return mat4(texelFetch(tex, ivec2(col, row), 0), texelFetch(tex, ivec2(col + 1, row), 0),
+                texelFetch(tex, ivec2(col + 2, row), 0), texelFetch(tex, ivec2(col + 3, row), 0));
 }
 void main() {
     int part = int(in_part + 0.5) - 3;
-    mat4 m = part_matrix(part);
+    mat4 m = part_matrix(xforms, part);
     vec4 world = m * vec4(in_pos, 1.0);
+    v_clip_prev = view_proj * (part_matrix(xforms_prev, part) * vec4(in_pos, 1.0));
     v_world = world.xyz; v_normal = mat3(m) * in_normal; v_color = in_color;
     // fragments that have left their rest place are out in the open air
     v_part = part; v_exposure = mix(in_exposure, 1.0, clamp(length(world.xyz - in_pos) * 0.12, 0.0, 1.0));
     gl_Position = view_proj * world;
+    v_clip = gl_Position;
 }
 """
 
@@ -48,10 +52,13 @@ uniform sampler2DShadow shadow_map;
 uniform mat4 light_view_proj;
 uniform mat4 view;
 uniform vec3 sun_dir; uniform vec3 sun_color; uniform vec3 sky_color; uniform vec3 ground_bounce;
+uniform vec2 viewport;
 in vec3 v_world; in vec3 v_normal; in vec3 v_color; flat in int v_part; in float v_exposure;
+in vec4 v_clip; in vec4 v_clip_prev;
 layout(location = 0) out vec4 out_color;
 layout(location = 1) out vec4 out_aux;   // normal.xyz, part id
-layout(location = 2) out float out_depth;
+layout(location = 2) out vec4 out_extra; // motion px (x right, y down), sun visibility, object coverage
+layout(location = 3) out float out_depth;
 float sun_visibility(vec3 n) {
     vec4 p = light_view_proj * vec4(v_world + n * 0.03, 1.0);
     vec3 s = p.xyz / p.w * 0.5 + 0.5;
@@ -68,9 +75,12 @@ void main() {
     float sky = (0.5 + 0.5 * n.z) * v_exposure;
     float bounce = (0.5 - 0.5 * n.z) * v_exposure;
     // radiometry as in the final backend: Lambert 1/pi on sun irradiance, sky radiance as is
-    vec3 light = sun_color * ndl * sun_visibility(n) / 3.14159265 + sky_color * sky + ground_bounce * bounce;
+    float visible = sun_visibility(n);
+    vec3 light = sun_color * ndl * visible / 3.14159265 + sky_color * sky + ground_bounce * bounce;
     out_color = vec4(v_color * light, 1.0);
     out_aux = vec4(n, float(v_part));
+    vec2 motion = (v_clip.xy / v_clip.w - v_clip_prev.xy / v_clip_prev.w) * 0.5 * viewport;
+    out_extra = vec4(motion.x, -motion.y, visible, v_part >= 0 ? 1.0 : 0.0);
     out_depth = -(view * vec4(v_world, 1.0)).z;
 }
 """
@@ -106,6 +116,8 @@ class PreviewRenderer:
         rows = max(1, -(-self.n_parts // TEX_COLS))
         self.xform_tex = self.ctx.texture((TEX_COLS * 4, rows), 4, dtype="f4")
         self.xform_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self.prev_tex = self.ctx.texture((TEX_COLS * 4, rows), 4, dtype="f4")
+        self.prev_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
         self.shadow_tex = self.ctx.depth_texture((SHADOW_SIZE, SHADOW_SIZE))
         self.shadow_tex.compare_func = "<="
         self.shadow_tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
@@ -113,23 +125,25 @@ class PreviewRenderer:
         self._fbo_size = None
 
     def render(self, camera: Camera, transforms: np.ndarray | None, sun_dir, sun_color, sky_color,
-               scene_radius: float = 60.0) -> Passes:
-        """Draw one frame; transforms is (n_parts, 4, 4) world-from-rest, or None for rest pose."""
+               scene_radius: float = 60.0, previous: np.ndarray | None = None) -> Passes:
+        """Draw one frame; transforms is (n_parts, 4, 4) world-from-rest, or None for rest pose;
+        previous (the last frame's transforms) gives the motion pass."""
         if transforms is None:
             transforms = np.broadcast_to(np.eye(4), (self.n_parts, 4, 4))
-        self._upload(transforms)
+        self._upload(self.xform_tex, transforms)
+        self._upload(self.prev_tex, transforms if previous is None else previous)
         sun_dir = np.asarray(sun_dir, float) / np.linalg.norm(sun_dir)
         light_vp = _light_matrix(sun_dir, np.asarray(camera.target, float), scene_radius)
         self._shadow_pass(light_vp)
         return self._camera_pass(camera, light_vp, sun_dir, sun_color, sky_color)
 
-    def _upload(self, transforms: np.ndarray) -> None:
-        rows = self.xform_tex.height
+    def _upload(self, tex, transforms: np.ndarray) -> None:
+        rows = tex.height
         buf = np.zeros((rows * TEX_COLS, 4, 4), np.float32)
         # column-major: each texel is one matrix column
         buf[: self.n_parts] = np.transpose(transforms, (0, 2, 1))
         buf = buf.reshape(rows, TEX_COLS, 4, 4).reshape(rows, TEX_COLS * 4, 4)
-        self.xform_tex.write(np.ascontiguousarray(buf).tobytes())
+        tex.write(np.ascontiguousarray(buf).tobytes())
 
     def _shadow_pass(self, light_vp: np.ndarray) -> None:
         self.shadow_fbo.use()
@@ -138,6 +152,9 @@ class PreviewRenderer:
         self.ctx.disable(self._mgl.CULL_FACE)
         self.xform_tex.use(0)
         self.shadow_prog["xforms"] = 0
+        self.prev_tex.use(2)
+        if "xforms_prev" in self.shadow_prog:
+            self.shadow_prog["xforms_prev"] = 2
         self.shadow_prog["view_proj"].write(_gl(light_vp))
         self.shadow_vao.render()
 
@@ -151,7 +168,9 @@ class PreviewRenderer:
         prog = self.prog
         self.xform_tex.use(0)
         self.shadow_tex.use(1)
-        prog["xforms"], prog["shadow_map"] = 0, 1
+        self.prev_tex.use(2)
+        prog["xforms"], prog["shadow_map"], prog["xforms_prev"] = 0, 1, 2
+        prog["viewport"].value = (float(cam.width), float(cam.height))
         prog["view_proj"].write(_gl(cam.projection_matrix() @ view))
         prog["view"].write(_gl(view))
         prog["light_view_proj"].write(_gl(light_vp))
@@ -164,8 +183,8 @@ class PreviewRenderer:
 
     def _framebuffer(self, w: int, h: int):
         if self._fbo_size != (w, h):
-            self._targets = [self.ctx.texture((w, h), 4, dtype="f4"), self.ctx.texture((w, h), 4, dtype="f4"),
-                             self.ctx.texture((w, h), 1, dtype="f4")]
+            self._targets = [self.ctx.texture((w, h), 4, dtype="f4") for _ in range(3)]
+            self._targets.append(self.ctx.texture((w, h), 1, dtype="f4"))
             self._fbo = self.ctx.framebuffer(self._targets, self.ctx.depth_renderbuffer((w, h)))
             self._fbo_size = (w, h)
         return self._fbo
@@ -173,16 +192,26 @@ class PreviewRenderer:
     def _read(self, fbo, w: int, h: int) -> Passes:
         color = _read_tex(self._targets[0], 4)
         aux = _read_tex(self._targets[1], 4)
-        depth = _read_tex(self._targets[2], 1)[..., 0]
+        extra = _read_tex(self._targets[2], 4)
+        depth = _read_tex(self._targets[3], 1)[..., 0]
         s = self.ss
-        rgba = color.reshape(h // s, s, w // s, s, 4).mean(axis=(1, 3))
+        rgba = _box_down(color, s)
+        ground = np.where(aux[..., 3] < -1.5, 1.0, 0.0)
+        shadow = 1.0 - _box_down(ground * (1.0 - extra[..., 2]), s)  # ground shadow, 1 elsewhere
         covered = color[::s, ::s, 3] > 0  # AOVs are point-sampled, not averaged
         part = np.where(covered, np.rint(aux[::s, ::s, 3]).astype(np.int32), -1)
         return Passes(beauty=rgba[..., :3], alpha=rgba[..., 3], depth=np.where(covered, depth[::s, ::s], np.inf),
-                      normal=aux[::s, ::s, :3] * covered[..., None], part=part)
+                      normal=aux[::s, ::s, :3] * covered[..., None], part=part,
+                      motion=extra[::s, ::s, :2] / s, shadow=shadow, matte=_box_down(extra[..., 3], s))
 
     def release(self) -> None:
         self.ctx.release()
+
+
+def _box_down(img: np.ndarray, s: int) -> np.ndarray:
+    """Average s x s blocks (supersampled image to output size)."""
+    h, w = img.shape[0] // s, img.shape[1] // s
+    return img.reshape(h, s, w, s, *img.shape[2:]).mean(axis=(1, 3))
 
 
 def _read_tex(tex, comps: int) -> np.ndarray:
@@ -251,9 +280,9 @@ class PreviewBackend:
         self.sky_color = np.asarray(light.sky_color) * light.sky_intensity
         self.radius = 1.5 * max(scene.building.height, *scene.building.footprint)
 
-    def render(self, matrices: np.ndarray) -> Passes:
+    def render(self, matrices: np.ndarray, previous: np.ndarray | None = None) -> Passes:
         return self.renderer.render(self.scene.camera, matrices, self.scene.sun_dir, self.sun_color,
-                                    self.sky_color, self.radius)
+                                    self.sky_color, self.radius, previous)
 
     def close(self) -> None:
         self.renderer.release()

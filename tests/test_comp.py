@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+
+from setpiece import color
+from setpiece.comp import comp_frame, film_grain, load_plate, motion_blur
+from setpiece.errors import InputError, SpecError
+from setpiece.render.passes import Passes
+from tests.conftest import small_spec
+
+
+def _passes(h=24, w=32, motion=(0.0, 0.0)):
+    beauty = np.zeros((h, w, 3), np.float32)
+    alpha = np.zeros((h, w), np.float32)
+    beauty[8:16, 10:20] = 0.4
+    alpha[8:16, 10:20] = 1.0
+    part = np.where(alpha > 0, 5, -1).astype(np.int32)
+    part[16:] = -2
+    shadow = np.ones((h, w), np.float32)
+    shadow[18:, 10:20] = 0.0
+    return Passes(beauty=beauty, alpha=alpha, depth=np.full((h, w), np.inf), normal=np.zeros((h, w, 3)),
+                  part=part, motion=np.broadcast_to(np.float32(motion), (h, w, 2)).copy(), shadow=shadow,
+                  matte=alpha.copy())
+
+
+def test_display_transform_is_aces_and_monotonic():
+    grey = np.array([[[0.0, 0.0, 0.0], [0.18, 0.18, 0.18], [1.0, 1.0, 1.0], [16.0, 16.0, 16.0]]], np.float32)
+    out = color.to_display(grey)[0, :, 0]
+    assert out[0] < 0.01 and np.all(np.diff(out) > 0) and out[-1] <= 1.0
+    assert 0.3 < out[1] < 0.4  # ACES 2.0 SDR puts mid grey near 0.35 encoded
+
+
+def test_baked_lut_matches_exact_ocio():
+    import PyOpenColorIO as ocio
+
+    cfg = ocio.Config.CreateFromBuiltinConfig(color.BUILTIN_CONFIG)
+    exact = cfg.getProcessor(ocio.DisplayViewTransform(
+        src=color.SCENE_LINEAR, display="sRGB - Display", view="ACES 2.0 - SDR 100 nits (Rec.709)")
+    ).getDefaultCPUProcessor()
+    rng = np.random.default_rng(0)
+    img = (rng.uniform(0.02, 1.0, (64, 64, 1)) * rng.uniform(0.6, 1.0, (64, 64, 3)) * 3).astype(np.float32)
+    ref = img.copy()
+    exact.applyRGB(ref)
+    assert np.abs(color.to_display(img) - np.clip(ref, 0, 1)).mean() < 1.0 / 255
+
+
+def test_unknown_view_names_the_field():
+    with pytest.raises(SpecError, match="comp.view"):
+        color.check_display("", "sRGB - Display", "No Such View")
+
+
+def test_shadow_catcher_darkens_plate_only_in_shadow():
+    spec = small_spec(comp={"grain": 0.0, "motion_blur": 0.0, "shadow_strength": 0.8})
+    plate = np.full((24, 32, 3), 0.5, np.float32)
+    out = comp_frame(spec, _passes(), 0, plate=plate).linear
+    assert out[20, 2] == pytest.approx(0.5)  # lit ground: plate untouched
+    assert out[20, 15] == pytest.approx(0.1)  # shadowed ground: plate x (1 - 0.8)
+    assert out[10, 15] == pytest.approx(0.4)  # building holds out the plate
+
+
+def test_motion_blur_smears_along_motion_only():
+    p = _passes(motion=(8.0, 0.0))
+    rgba = np.dstack([p.beauty, p.alpha])
+    blurred = motion_blur(rgba, p.motion, 1.0)
+    assert blurred[12, 22, 3] > 0.1 and blurred[12, 15, 3] == pytest.approx(1.0)  # smeared sideways
+    assert blurred[5, 15, 3] == 0.0  # not vertically
+    assert blurred[..., 3].sum() == pytest.approx(rgba[..., 3].sum(), rel=0.02)  # coverage conserved
+    assert motion_blur(rgba, p.motion * 0, 1.0) is rgba
+
+
+def test_grain_is_seeded_and_strongest_in_midtones():
+    img = np.full((64, 64, 3), 0.5, np.float32)
+    a, b = film_grain(img, 1.0, 7, 3), film_grain(img, 1.0, 7, 3)
+    assert np.array_equal(a, b) and not np.array_equal(a, film_grain(img, 1.0, 7, 4))
+    dark = film_grain(np.full((64, 64, 3), 0.02, np.float32), 1.0, 7, 3)
+    assert (a - img).std() > 3 * (dark - 0.02).std()
+
+
+def test_plate_is_scaled_and_linearised(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "plate.png"
+    Image.new("RGB", (200, 100), (188, 188, 188)).save(path)  # sRGB 188 ~ linear 0.5
+    plate = load_plate(str(path), 64, 36)
+    assert plate.shape == (36, 64, 3)
+    assert plate.mean() == pytest.approx(0.5, abs=0.02)
+
+
+def test_corrupt_plate_is_a_clear_error(tmp_path):
+    path = tmp_path / "broken.jpg"
+    path.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    with pytest.raises(InputError, match="comp.plate"):
+        load_plate(str(path), 64, 36)
