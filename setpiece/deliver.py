@@ -87,7 +87,7 @@ class Mp4Writer:
 
 
 def write_usd(path: Path, vertices: list[np.ndarray], faces: list[np.ndarray], sim, fps: float,
-              color=(0.5, 0.5, 0.5)) -> None:
+              color=(0.5, 0.5, 0.5), debris=None) -> None:
     """One Mesh prim per fragment (points in rest pose about its centroid) animated by
     time-sampled translate/orient ops; Z-up, metres; hidden fragments get invisible."""
     from pxr import Gf, Sdf, Usd, UsdGeom, Vt
@@ -114,6 +114,8 @@ def write_usd(path: Path, vertices: list[np.ndarray], faces: list[np.ndarray], s
         orient = mesh.AddOrientOp()
         visibility = mesh.CreateVisibilityAttr()
         _animate(i, centre, sim, translate, orient, visibility, Gf, UsdGeom)
+    if debris is not None:
+        _write_debris(stage, debris, color)
     stage.GetRootLayer().Save()
     del stage
     os.replace(tmp, path)
@@ -137,3 +139,36 @@ def _animate(i, centre, sim, translate, orient, visibility, Gf, UsdGeom) -> None
         translate.Set(Gf.Vec3d(*map(float, t[frame])), time)
         orient.Set(Gf.Quatf(float(q[frame, 3]), *map(float, q[frame, :3])), time)
         visibility.Set(UsdGeom.Tokens.inherited if vis[frame] else UsdGeom.Tokens.invisible, time)
+
+
+def _write_debris(stage, debris, color) -> None:
+    """Debris chunks as one PointInstancer over a few prototype shapes, keyed every frame."""
+    from pxr import Gf, UsdGeom, Vt
+
+    from setpiece.fx.debris import CUBE_FACES, PROTOTYPES, chunk_prototypes
+
+    inst = UsdGeom.PointInstancer.Define(stage, "/building/debris")
+    protos = stage.DefinePrim("/building/debris/prototypes", "Scope")
+    rel = inst.CreatePrototypesRel()
+    # prototypes are rebuilt from the same seeded shapes the renderer used
+    shapes = [m.vertices / m.meta["scale"] for m in debris.meshes[:PROTOTYPES]]
+    for k, verts in enumerate(shapes):
+        mesh = UsdGeom.Mesh.Define(stage, f"{protos.GetPath()}/chunk_{k}")
+        mesh.CreatePointsAttr(Vt.Vec3fArray.FromNumpy(verts.astype(np.float32)))
+        mesh.CreateFaceVertexCountsAttr([3] * len(CUBE_FACES))
+        mesh.CreateFaceVertexIndicesAttr(Vt.IntArray.FromNumpy(CUBE_FACES.reshape(-1).astype(np.int32)))
+        mesh.CreateSubdivisionSchemeAttr(UsdGeom.Tokens.none)
+        mesh.CreateDisplayColorAttr([Gf.Vec3f(*color)])
+        rel.AddTarget(mesh.GetPath())
+    n = len(debris.meshes)
+    inst.CreateProtoIndicesAttr(Vt.IntArray.FromNumpy(np.arange(n, dtype=np.int32) % PROTOTYPES))
+    scales = np.repeat(debris.scales[:, None], 3, axis=1).astype(np.float32)
+    inst.CreateScalesAttr(Vt.Vec3fArray.FromNumpy(scales))
+    positions, orients, hidden = inst.CreatePositionsAttr(), inst.CreateOrientationsAttr(), inst.CreateInvisibleIdsAttr()
+    motion = debris.motion
+    for frame in range(motion.frames):
+        time = float(frame + 1)
+        positions.Set(Vt.Vec3fArray.FromNumpy(motion.translations[frame].astype(np.float32)), time)
+        q = motion.rotations[frame]
+        orients.Set(Vt.QuathArray([Gf.Quath(float(w), float(x), float(y), float(z)) for x, y, z, w in q]), time)
+        hidden.Set(Vt.Int64Array.FromNumpy(np.flatnonzero(~motion.visible[frame]).astype(np.int64)), time)

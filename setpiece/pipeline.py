@@ -24,6 +24,7 @@ from setpiece.comp import comp_frame, load_plate
 from setpiece.deliver import Mp4Writer, write_exr, write_png, write_usd
 from setpiece.errors import OutputError
 from setpiece.fracture import Fragments, fracture
+from setpiece.fx.debris import Debris, debris_meshes, half_heights, simulate_debris
 from setpiece.render import make_backend
 from setpiece.scene import build_scene
 from setpiece.sim import SimResult, simulate
@@ -59,9 +60,11 @@ def run_shot(spec: ShotSpec, shot_dir: str | Path, progress: Progress | None = N
     with clock("sim"):
         sim: SimResult = cache.get("sim", spec.digest("shot", "building", "fracture", "trigger", "sim"),
                                    lambda: simulate(spec, scene.building, frags, _stage(progress, "sim")))
+    with clock("debris"):
+        debris = _debris(spec, scene, sim, cache)
     take_dir, work = _new_take(shot_dir)
     try:
-        files = _render_and_deliver(spec, scene, frags, sim, work, clock, progress)
+        files = _render_and_deliver(spec, scene, frags, sim, debris, work, clock, progress)
         (work / "spec.toml").write_text(dump_spec(spec), encoding="utf-8")
         (work / "events.json").write_text(json.dumps([asdict(e) for e in sim.events]), encoding="utf-8")
         (work / "timings.json").write_text(json.dumps(timings, indent=1), encoding="utf-8")
@@ -72,7 +75,18 @@ def run_shot(spec: ShotSpec, shot_dir: str | Path, progress: Progress | None = N
     return TakeResult(take_dir, sim.frames, len(frags), timings, files)
 
 
-def _render_and_deliver(spec, scene, frags, sim, work: Path, clock, progress) -> dict[str, str]:
+def _debris(spec: ShotSpec, scene, sim: SimResult, cache: "_Cache") -> Debris | None:
+    d = spec.debris
+    if not d.enabled or d.count == 0:
+        return None
+    meshes = debris_meshes(d.count, d.size, scene.building.color, spec.shot.seed)
+    motion = cache.get("debris", spec.digest("shot", "building", "fracture", "trigger", "sim", "debris"),
+                       lambda: simulate_debris(sim.events, sim.frames, spec.shot.fps, d.count,
+                                               half_heights(meshes), spec.shot.seed))
+    return Debris(meshes, motion)
+
+
+def _render_and_deliver(spec, scene, frags, sim, debris, work: Path, clock, progress) -> dict[str, str]:
     out, files = spec.output, {}
     for sub, wanted in (("png", out.png), ("exr", out.exr)):
         if wanted:
@@ -81,12 +95,13 @@ def _render_and_deliver(spec, scene, frags, sim, work: Path, clock, progress) ->
     plate = load_plate(spec.comp.plate, spec.render.width, spec.render.height) if spec.comp.plate else None
     movie = Mp4Writer(work / f"{name}.mp4", spec.render.width, spec.render.height, spec.shot.fps) if out.mp4 else None
     with clock("render_init"):
-        backend = make_backend(spec, scene, frags)
+        backend = make_backend(spec, scene, frags, debris.meshes if debris else [])
+    parts = sim.concat(debris.motion) if debris else sim
     tick = _stage(progress, "render")
     try:
         previous = None
         for frame in range(sim.frames):
-            matrices = sim.matrices(frame)
+            matrices = parts.matrices(frame)
             with clock("render"):
                 passes = backend.render(matrices, previous)
             previous = matrices
@@ -109,7 +124,8 @@ def _render_and_deliver(spec, scene, frags, sim, work: Path, clock, progress) ->
         files["mp4"] = f"{name}.mp4"
     if out.usd:
         with clock("usd"):
-            write_usd(work / f"{name}.usd", frags.vertices, frags.faces, sim, spec.shot.fps, scene.building.color)
+            write_usd(work / f"{name}.usd", frags.vertices, frags.faces, sim, spec.shot.fps, scene.building.color,
+                      debris)
         files["usd"] = f"{name}.usd"
     return files
 

@@ -51,6 +51,12 @@ class SimResult:
     def frames(self) -> int:
         return len(self.rotations)
 
+    def concat(self, other: "SimResult") -> "SimResult":
+        """Both sets of parts in one result (this one's parts first)."""
+        return SimResult(np.concatenate([self.rotations, other.rotations], axis=1),
+                         np.concatenate([self.translations, other.translations], axis=1),
+                         np.concatenate([self.visible, other.visible], axis=1), self.events + other.events, self.fps)
+
     def matrices(self, frame: int) -> np.ndarray:
         """(N, 4, 4) world-from-rest matrices of one frame."""
         q, t = self.rotations[frame].astype(float), self.translations[frame].astype(float)

@@ -114,6 +114,12 @@ class CompSection(_Section):
     shadow_strength: float = Field(0.75, ge=0.0, le=1.0, description="how dark the caught shadow makes the plate")
 
 
+class DebrisSection(_Section):
+    enabled: bool = True
+    count: int = Field(1500, ge=0, le=100000, description="fine chunks thrown from breaks and impacts")
+    size: float = Field(0.35, gt=0.01, le=2.0, description="largest chunk, metres")
+
+
 class RenderSection(_Section):
     backend: Literal["preview", "final"] = "preview"
     width: int = Field(640, ge=16, le=8192)
@@ -139,6 +145,7 @@ class ShotSpec(_Section):
     camera: CameraSection = CameraSection()
     light: LightSection = LightSection()
     dust: DustSection = DustSection()
+    debris: DebrisSection = DebrisSection()
     render: RenderSection = RenderSection()
     comp: CompSection = CompSection()
     output: OutputSection = OutputSection()

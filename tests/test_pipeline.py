@@ -55,8 +55,10 @@ def test_usd_animates_fragments(shot):
     _, result = shot
     stage = Usd.Stage.Open(str(result.take_dir / "collapse.usd"))
     assert UsdGeom.GetStageUpAxis(stage) == UsdGeom.Tokens.z
-    meshes = [p for p in stage.Traverse() if p.IsA(UsdGeom.Mesh)]
+    meshes = [p for p in stage.Traverse() if p.IsA(UsdGeom.Mesh) and p.GetName().startswith("frag_")]
     assert len(meshes) == result.fragments
+    debris = UsdGeom.PointInstancer(stage.GetPrimAtPath("/building/debris"))
+    assert len(debris.GetPositionsAttr().Get(24)) == 1500
     # at the last frame some fragment has fallen below its rest height
     drops = []
     for prim in meshes:

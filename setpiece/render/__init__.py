@@ -41,13 +41,15 @@ def interior_exposure(scene: Scene, meshes: list[Mesh]) -> list[np.ndarray]:
     return out
 
 
-def make_backend(spec: ShotSpec, scene: Scene, frags: Fragments):
-    """The spec's render backend, ready to draw frames of this fractured building."""
+def make_backend(spec: ShotSpec, scene: Scene, frags: Fragments, extra: list[Mesh] = ()):
+    """The spec's render backend, ready to draw frames of this fractured building
+    (parts: fragments first, then the extra meshes such as debris chunks)."""
     meshes = fragment_meshes(scene, frags, spec.shot.seed)
     if spec.render.backend == "final":
         from setpiece.render.final import FinalBackend
 
-        return FinalBackend(spec, scene, meshes)
+        return FinalBackend(spec, scene, meshes + list(extra))
     from setpiece.render.preview import PreviewBackend
 
-    return PreviewBackend(spec, scene, meshes, interior_exposure(scene, meshes))
+    exposure = interior_exposure(scene, meshes) + [np.ones(len(m.faces)) for m in extra]
+    return PreviewBackend(spec, scene, meshes + list(extra), exposure)

@@ -202,10 +202,18 @@ class PreviewRenderer:
         part = np.where(covered, np.rint(aux[::s, ::s, 3]).astype(np.int32), -1)
         return Passes(beauty=rgba[..., :3], alpha=rgba[..., 3], depth=np.where(covered, depth[::s, ::s], np.inf),
                       normal=aux[::s, ::s, :3] * covered[..., None], part=part,
-                      motion=extra[::s, ::s, :2] / s, shadow=shadow, matte=_box_down(extra[..., 3], s))
+                      motion=_clean_motion(extra[::s, ::s, :2] / s, w // s), shadow=shadow, matte=_box_down(extra[..., 3], s))
 
     def release(self) -> None:
         self.ctx.release()
+
+
+def _clean_motion(motion: np.ndarray, width: int) -> np.ndarray:
+    """Parts that just appeared (or sit behind the camera) have no sensible motion."""
+    motion = np.nan_to_num(motion, nan=0.0, posinf=0.0, neginf=0.0)
+    limit = 0.25 * width
+    motion[np.abs(motion).max(axis=-1) > limit] = 0.0
+    return motion
 
 
 def _box_down(img: np.ndarray, s: int) -> np.ndarray:
