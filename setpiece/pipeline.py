@@ -9,6 +9,7 @@ touched, and a failed run leaves no half take behind.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -18,6 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from setpiece import __version__
 from setpiece.color import check_display
 from setpiece.comp import comp_frame, load_plate
@@ -25,11 +28,14 @@ from setpiece.deliver import Mp4Writer, write_exr, write_png, write_usd
 from setpiece.errors import OutputError
 from setpiece.fracture import Fragments, fracture
 from setpiece.fx.debris import Debris, debris_meshes, half_heights, simulate_debris
+from setpiece.fx.smoke import DustEvent, DustFrame, simulate_dust
 from setpiece.render import make_backend
 from setpiece.scene import build_scene
 from setpiece.sim import SimResult, simulate
 from setpiece.spec import ShotSpec, dump_spec
 
+DUST_GAIN = 100.0  # dust.amount = 1 gives a thick demolition cloud from a concrete collapse
+CRACK_DUST = 0.2  # dust of a glue crack relative to an impact of equal mass and speed
 Progress = Callable[[str, int, int], None]  # stage, done, total
 
 
@@ -62,9 +68,11 @@ def run_shot(spec: ShotSpec, shot_dir: str | Path, progress: Progress | None = N
                                    lambda: simulate(spec, scene.building, frags, _stage(progress, "sim")))
     with clock("debris"):
         debris = _debris(spec, scene, sim, cache)
+    with clock("dust_sim"):
+        dust = _dust(spec, scene, sim, cache, _stage(progress, "dust"))
     take_dir, work = _new_take(shot_dir)
     try:
-        files = _render_and_deliver(spec, scene, frags, sim, debris, work, clock, progress)
+        files = _render_and_deliver(spec, scene, frags, sim, debris, dust, work, clock, progress)
         (work / "spec.toml").write_text(dump_spec(spec), encoding="utf-8")
         (work / "events.json").write_text(json.dumps([asdict(e) for e in sim.events]), encoding="utf-8")
         (work / "timings.json").write_text(json.dumps(timings, indent=1), encoding="utf-8")
@@ -86,7 +94,40 @@ def _debris(spec: ShotSpec, scene, sim: SimResult, cache: "_Cache") -> Debris | 
     return Debris(meshes, motion)
 
 
-def _render_and_deliver(spec, scene, frags, sim, debris, work: Path, clock, progress) -> dict[str, str]:
+def _dust(spec: ShotSpec, scene, sim: SimResult, cache: "_Cache", progress) -> list[DustFrame] | None:
+    """Dust density per frame (stored as float16), sourced from the sim's breaks and impacts."""
+    d = spec.dust
+    if not d.enabled or d.amount == 0:
+        return None
+
+    def compute() -> list[DustFrame]:
+        lo, hi = dust_bounds(scene)
+        events = [_dust_event(e) for e in sim.events]
+        frames = []
+        for frame in simulate_dust(events, lo, hi, sim.frames, spec.shot.fps, d.resolution,
+                                   device=spec.render.device, seed=spec.shot.seed,
+                                   amount=d.amount * DUST_GAIN):
+            frames.append(dataclasses.replace(frame, density=frame.density.astype(np.float16)))
+            progress(len(frames), sim.frames)
+        return frames
+
+    return cache.get("dust", spec.digest("shot", "building", "fracture", "trigger", "sim", "dust")
+                     + spec.render.device, compute)
+
+
+def _dust_event(e) -> DustEvent:
+    """Glue cracking in mid-air puffs far less than pulverised supports and impacts."""
+    mass = e.mass * (CRACK_DUST if e.kind == "break" and e.speed <= 1.0 else 1.0)
+    return DustEvent(e.time, e.position, mass, e.speed, e.kind)
+
+
+def dust_bounds(scene) -> tuple[np.ndarray, np.ndarray]:
+    """The box dust can fill: the collapse's reach around the footprint, up past the roof."""
+    reach = max(scene.building.height, *scene.building.footprint) * 1.6
+    return np.array([-reach, -reach, 0.0]), np.array([reach, reach, scene.building.height * 1.4])
+
+
+def _render_and_deliver(spec, scene, frags, sim, debris, dust, work: Path, clock, progress) -> dict[str, str]:
     out, files = spec.output, {}
     for sub, wanted in (("png", out.png), ("exr", out.exr)):
         if wanted:
@@ -105,8 +146,10 @@ def _render_and_deliver(spec, scene, frags, sim, debris, work: Path, clock, prog
             with clock("render"):
                 passes = backend.render(matrices, previous)
             previous = matrices
+            with clock("dust_render"):
+                dust_layer = backend.render_dust(dust[frame], passes) if dust else None
             with clock("comp"):
-                result = comp_frame(spec, passes, frame, plate)
+                result = comp_frame(spec, passes, frame, plate, dust_layer)
             with clock("deliver"):
                 number = f"{frame + 1:04d}"
                 if out.png:

@@ -77,3 +77,16 @@ def test_final_backend_path_traces_a_sunlit_building(setup):
     lum = passes.beauty.mean(axis=-1)
     assert lum[building].max() > 0.3  # sunlit concrete: albedo 0.42 x sun 3 / pi + sky
     assert np.median(lum[building]) > 2 * np.median(lum[passes.part == -1] + 1e-3)  # sky is held out
+
+
+def test_two_live_renderers_draw_their_own_scene(setup):
+    spec, scene, frags = setup
+    first = make_backend(spec, scene, frags)
+    second = make_backend(spec, scene, frags)
+    lifted = _rest(len(frags))
+    lifted[:, 2, 3] = 40.0
+    empty = second.render(lifted)
+    full = first.render(_rest(len(frags)))
+    first.close()
+    second.close()
+    assert (full.part >= 0).sum() > 20 * max(1, (empty.part >= 0).sum())

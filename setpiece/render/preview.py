@@ -18,6 +18,7 @@ from setpiece.render.passes import Passes
 TEX_COLS = 256  # parts per texture row (4 texels each)
 SHADOW_SIZE = 2048
 GROUND_ID = -2
+DUST_ALBEDO = (0.85, 0.8, 0.72)  # pale concrete dust
 
 _VERT = """
 #version 330
@@ -130,12 +131,13 @@ class PreviewRenderer:
         previous (the last frame's transforms) gives the motion pass."""
         if transforms is None:
             transforms = np.broadcast_to(np.eye(4), (self.n_parts, 4, 4))
-        self._upload(self.xform_tex, transforms)
-        self._upload(self.prev_tex, transforms if previous is None else previous)
-        sun_dir = np.asarray(sun_dir, float) / np.linalg.norm(sun_dir)
-        light_vp = _light_matrix(sun_dir, np.asarray(camera.target, float), scene_radius)
-        self._shadow_pass(light_vp)
-        return self._camera_pass(camera, light_vp, sun_dir, sun_color, sky_color)
+        with self.ctx:  # several renderers may be alive: draw in this one's context
+            self._upload(self.xform_tex, transforms)
+            self._upload(self.prev_tex, transforms if previous is None else previous)
+            sun_dir = np.asarray(sun_dir, float) / np.linalg.norm(sun_dir)
+            light_vp = _light_matrix(sun_dir, np.asarray(camera.target, float), scene_radius)
+            self._shadow_pass(light_vp)
+            return self._camera_pass(camera, light_vp, sun_dir, sun_color, sky_color)
 
     def _upload(self, tex, transforms: np.ndarray) -> None:
         rows = tex.height
@@ -291,6 +293,16 @@ class PreviewBackend:
     def render(self, matrices: np.ndarray, previous: np.ndarray | None = None) -> Passes:
         return self.renderer.render(self.scene.camera, matrices, self.scene.sun_dir, self.sun_color,
                                     self.sky_color, self.radius, previous)
+
+    def render_dust(self, dust, passes: Passes) -> np.ndarray:
+        """Ray-marched dust, premultiplied RGBA, held out by the rendered surfaces."""
+        from setpiece.fx.volume import ray_distance, raymarch
+
+        cam = self.scene.camera
+        return raymarch(np.asarray(dust.density, np.float32), dust.bounds_min, dust.bounds_max, cam,
+                        self.scene.sun_dir, self.sun_color / np.pi, self.sky_color,
+                        depth=ray_distance(passes.depth, cam), albedo=DUST_ALBEDO, seed=dust.index,
+                        device=self.spec.render.device)
 
     def close(self) -> None:
         self.renderer.release()
