@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
@@ -50,18 +51,37 @@ def render(
 def previz(
     script: Path = typer.Argument(..., help="screenplay in Fountain format"),
     output: Path = typer.Option(Path("previz"), "-o", "--output", help="previz folder; runs go in vNNN inside"),
+    shots: Path = typer.Option(None, "--shots", help="edited shot list (.csv or .toml from an earlier take)"),
+    size: str = typer.Option("640x360", "--size", help="board size in pixels, WIDTHxHEIGHT"),
+    fps: int = typer.Option(24, "--fps", min=1, max=120, help="animatic frame rate"),
+    boards: str = typer.Option("3d", "--boards", help="3d (blocking drawn with the preview renderer) "
+                               "or placeholder (framing sketches, no OpenGL needed)"),
 ) -> None:
-    """Screenplay -> breakdown, shot list, storyboards and animatic."""
-    from setpiece.previz import run_previz
+    """Screenplay -> breakdown, shot list, storyboards, animatic and contact sheet."""
+    from setpiece.previz import placeholder_board, run_previz
 
+    match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", size)
+    if not match or not (32 <= int(match[1]) <= 4096 and 32 <= int(match[2]) <= 4096):
+        console.print(f"[bold red]error:[/] --size: expected WIDTHxHEIGHT between 32 and 4096, "
+                      f"e.g. 640x360; got {size!r}")
+        raise typer.Exit(2)
+    if boards not in ("3d", "placeholder"):
+        console.print(f"[bold red]error:[/] --boards: expected 3d or placeholder, got {boards!r}")
+        raise typer.Exit(2)
+    renderer = (lambda shot, scene, w, h: placeholder_board(shot, (w, h))) if boards == "placeholder" else None
     try:
-        result = run_previz(script, output)
+        with _progress() as bars:
+            result = run_previz(script, output, renderer, shot_list=shots,
+                                board_size=(int(match[1]), int(match[2])), fps=fps,
+                                progress=_reporter(bars))
     except SetpieceError as err:
         console.print(f"[bold red]error:[/] {err}")
         raise typer.Exit(2) from None
     for warning in getattr(result, "warnings", []):
         console.print(f"[yellow]warning:[/] {warning}")
-    console.print(f"[green]previz written:[/] {result.out_dir}")
+    console.print(f"[green]previz written:[/] {result.out_dir}  ({len(result.shots)} shots)")
+    if result.contact_sheet:
+        console.print(f"  contact sheet: {result.contact_sheet}")
 
 
 def _progress() -> Progress:

@@ -1,5 +1,9 @@
 """Screenplay previz: Fountain script -> breakdown -> shot list -> boards -> animatic.
 
+Boards are drawn from simple 3D blocking with the preview renderer
+(``setpiece.previz.boards.StoryboardRenderer``) unless another board renderer
+is given; a contact sheet (HTML and PDF) lists every board with its action.
+
 ``run_previz`` writes one take folder per run (``out_dir/v001``, ``v002``, ...),
 built in a hidden temporary folder and renamed into place when complete, so an
 earlier take is never overwritten and a failed run leaves nothing half-written.
@@ -19,8 +23,10 @@ from PIL import Image
 
 from setpiece.errors import OutputError, RenderError, ScreenplayError
 from setpiece.previz.animatic import placeholder_board, write_animatic
+from setpiece.previz.boards import StoryboardRenderer
 from setpiece.previz.breakdown import (
     SceneBreakdown, break_down, breakdown_csv, breakdown_json, breakdown_markdown)
+from setpiece.previz.contact_sheet import write_contact_sheet
 from setpiece.previz.fountain import ParseWarning, Screenplay, parse, parse_file
 from setpiece.previz.shotlist import (
     Shot, ShotListError, generate_shots, read_shotlist, shot_to_spec, shots_to_csv,
@@ -30,8 +36,9 @@ BoardRenderer = Callable[[Shot, SceneBreakdown, int, int], Image.Image]
 
 __all__ = [
     "BoardRenderer", "PrevizResult", "ParseWarning", "SceneBreakdown", "Screenplay", "Shot",
-    "break_down", "generate_shots", "parse", "parse_file", "placeholder_board", "read_shotlist",
-    "run_previz", "shot_to_spec", "write_animatic",
+    "StoryboardRenderer", "break_down", "generate_shots", "parse", "parse_file",
+    "placeholder_board", "read_shotlist", "run_previz", "shot_to_spec", "write_animatic",
+    "write_contact_sheet",
 ]
 
 _TAKE = re.compile(r"^v(\d{3,})$")
@@ -47,6 +54,7 @@ class PrevizResult:
     animatic: Path  # .mp4
     timeline: Path  # .otio
     files: dict[str, Path] = field(default_factory=dict)  # every report by name
+    contact_sheet: Path | None = None  # .html (a .pdf beside it)
 
     @property
     def warnings(self) -> list[ParseWarning]:
@@ -61,9 +69,12 @@ class PrevizResult:
 def run_previz(script_path: str | Path, out_dir: str | Path,
                board_renderer: BoardRenderer | None = None, *,
                shot_list: str | Path | None = None, board_size: tuple[int, int] = (640, 360),
-               fps: int = 24) -> PrevizResult:
+               fps: int = 24, progress: Callable[[str, int, int], None] | None = None
+               ) -> PrevizResult:
     """Parse, break down, plan shots (or read an edited ``shot_list``), draw boards
-    and cut the animatic into a new take folder under out_dir."""
+    (3D blocking unless ``board_renderer`` is given), cut the animatic and write the
+    contact sheet into a new take folder under out_dir. ``progress(stage, done, total)``
+    hears about each board drawn."""
     play = parse_file(script_path)
     scenes = break_down(play)
     if not scenes:
@@ -75,7 +86,8 @@ def run_previz(script_path: str | Path, out_dir: str | Path,
         if shot.scene not in by_number:
             raise ShotListError(f"shot {shot.number} is in scene {shot.scene!r}, which "
                                 f"{script_path} does not have")
-    renderer = board_renderer or (lambda shot, scene, w, h: placeholder_board(shot, (w, h)))
+    own_renderer = board_renderer is None
+    renderer = board_renderer or StoryboardRenderer(scenes, shots)
 
     out_dir = Path(out_dir)
     try:
@@ -86,8 +98,14 @@ def run_previz(script_path: str | Path, out_dir: str | Path,
         raise OutputError(f"cannot create output folder {out_dir}: {err.strerror}") from None
     try:
         files = _write_reports(tmp, Path(script_path), play, scenes, shots)
-        boards = _write_boards(tmp / "boards", shots, by_number, renderer, board_size)
+        try:
+            boards = _write_boards(tmp / "boards", shots, by_number, renderer, board_size,
+                                   progress)
+        finally:
+            if own_renderer:
+                renderer.close()
         mp4, otio_path = write_animatic(boards, shots, tmp, fps=fps)
+        files |= write_contact_sheet(tmp, boards, shots, scenes, title=play.title)
         take = _publish(tmp, out_dir)
     except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -98,7 +116,8 @@ def run_previz(script_path: str | Path, out_dir: str | Path,
     moved = {name: take / path.relative_to(tmp) for name, path in files.items()}
     return PrevizResult(take, play, scenes, shots,
                         [take / b.relative_to(tmp) for b in boards],
-                        take / mp4.name, take / otio_path.name, moved)
+                        take / mp4.name, take / otio_path.name, moved,
+                        moved.get("contact_sheet.html"))
 
 
 def _write_reports(folder: Path, script: Path, play: Screenplay,
@@ -126,9 +145,12 @@ def _write_reports(folder: Path, script: Path, play: Screenplay,
 
 
 def _write_boards(folder: Path, shots: list[Shot], scenes: dict[str, SceneBreakdown],
-                  renderer: BoardRenderer, size: tuple[int, int]) -> list[Path]:
+                  renderer: BoardRenderer, size: tuple[int, int],
+                  progress: Callable[[str, int, int], None] | None = None) -> list[Path]:
     folder.mkdir()
     paths = []
+    if progress:
+        progress("boards", 0, len(shots))
     for k, shot in enumerate(shots, start=1):
         image = renderer(shot, scenes[shot.scene], *size)
         if not isinstance(image, Image.Image):
@@ -137,6 +159,8 @@ def _write_boards(folder: Path, shots: list[Shot], scenes: dict[str, SceneBreakd
         path = folder / f"{k:03d}_{re.sub(r'[^A-Za-z0-9_-]+', '_', shot.number)}.png"
         image.save(path)
         paths.append(path)
+        if progress:
+            progress("boards", k, len(shots))
     return paths
 
 
