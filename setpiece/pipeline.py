@@ -136,7 +136,9 @@ def _render_and_deliver(spec, scene, frags, sim, debris, dust, work: Path, clock
     plate = load_plate(spec.comp.plate, spec.render.width, spec.render.height) if spec.comp.plate else None
     movie = Mp4Writer(work / f"{name}.mp4", spec.render.width, spec.render.height, spec.shot.fps) if out.mp4 else None
     with clock("render_init"):
-        backend = make_backend(spec, scene, frags, debris.meshes if debris else [])
+        traced = dust and spec.dust.path_traced
+        box = (dust[0].bounds_min, dust[0].bounds_max, dust[0].density.shape) if traced else None
+        backend = make_backend(spec, scene, frags, debris.meshes if debris else [], box)
     parts = sim.concat(debris.motion) if debris else sim
     tick = _stage(progress, "render")
     try:
@@ -144,10 +146,8 @@ def _render_and_deliver(spec, scene, frags, sim, debris, dust, work: Path, clock
         for frame in range(sim.frames):
             matrices = parts.matrices(frame)
             with clock("render"):
-                passes = backend.render(matrices, previous)
+                passes, dust_layer = backend.render(matrices, previous, dust[frame] if dust else None)
             previous = matrices
-            with clock("dust_render"):
-                dust_layer = backend.render_dust(dust[frame], passes) if dust else None
             with clock("comp"):
                 result = comp_frame(spec, passes, frame, plate, dust_layer)
             with clock("deliver"):

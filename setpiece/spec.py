@@ -101,6 +101,8 @@ class DustSection(_Section):
     enabled: bool = True
     resolution: int = Field(64, ge=8, le=512, description="voxels along the longest axis")
     amount: float = Field(1.0, ge=0.0, le=20.0)
+    path_traced: bool = Field(False, description="final backend: dust as a Mitsuba heterogeneous medium "
+                              "(slow on CPU) instead of the ray-marched layer")
 
 
 class CompSection(_Section):

@@ -110,3 +110,16 @@ def test_cli_bad_spec_is_a_clear_error_not_a_traceback(tmp_path):
     assert result.exit_code == 2
     assert "building.floors" in result.output
     assert "Traceback" not in result.output
+
+
+def test_dust_shows_after_the_trigger_only(shot, tmp_path):
+    from PIL import Image
+
+    _, with_dust = shot
+    without = pipeline.run_shot(small_spec(shot={"frames": 24}, dust={"enabled": False}), tmp_path)
+
+    def frame(take, n):
+        return np.asarray(Image.open(take.take_dir / "png" / f"collapse.{n:04d}.png"), float)
+
+    assert np.array_equal(frame(with_dust, 1), frame(without, 1))  # nothing has broken yet
+    assert np.abs(frame(with_dust, 24) - frame(without, 24)).mean() > 0.5

@@ -22,7 +22,7 @@ def _rest(n):
 def test_preview_draws_building_where_it_projects(setup):
     spec, scene, frags = setup
     backend = make_backend(spec, scene, frags)
-    passes = backend.render(_rest(len(frags)))
+    passes, _ = backend.render(_rest(len(frags)))
     backend.close()
     # the front edge of the first-floor slab faces the camera
     slab = next(e for e in scene.building.elements if e.kind == "slab")
@@ -37,7 +37,7 @@ def test_preview_draws_building_where_it_projects(setup):
 def test_windows_read_darker_than_the_facade(setup):
     spec, scene, frags = setup
     backend = make_backend(spec, scene, frags)
-    passes = backend.render(_rest(len(frags)))
+    passes, _ = backend.render(_rest(len(frags)))
     backend.close()
     facade = passes.part >= 0
     lum = passes.beauty.mean(axis=-1)[facade]
@@ -50,7 +50,7 @@ def test_hidden_fragments_vanish(setup):
     backend = make_backend(spec, scene, frags)
     mats = _rest(len(frags))
     mats[:] = 0.0
-    passes = backend.render(mats)
+    passes, _ = backend.render(mats)
     backend.close()
     assert not np.any(passes.part >= 0)
 
@@ -60,7 +60,7 @@ def test_moved_fragments_move_on_screen(setup):
     backend = make_backend(spec, scene, frags)
     mats = _rest(len(frags))
     mats[:, 2, 3] = 40.0  # lift everything out of frame
-    passes = backend.render(mats)
+    passes, _ = backend.render(mats)
     backend.close()
     assert (passes.part >= 0).sum() < 0.01 * passes.part.size
 
@@ -69,7 +69,7 @@ def test_final_backend_path_traces_a_sunlit_building(setup):
     spec, scene, frags = setup
     spec = spec.model_copy(update={"render": spec.render.model_copy(update={"backend": "final", "spp": 4})})
     backend = make_backend(spec, scene, frags)
-    passes = backend.render(_rest(len(frags)))
+    passes, _ = backend.render(_rest(len(frags)))
     backend.close()
     building = passes.part >= 0
     assert passes.alpha[building].mean() > 0.95 and passes.alpha[0, 0] < 0.05
@@ -85,8 +85,8 @@ def test_two_live_renderers_draw_their_own_scene(setup):
     second = make_backend(spec, scene, frags)
     lifted = _rest(len(frags))
     lifted[:, 2, 3] = 40.0
-    empty = second.render(lifted)
-    full = first.render(_rest(len(frags)))
+    empty, _ = second.render(lifted)
+    full, _ = first.render(_rest(len(frags)))
     first.close()
     second.close()
     assert (full.part >= 0).sum() > 20 * max(1, (empty.part >= 0).sum())

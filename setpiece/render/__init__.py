@@ -41,14 +41,15 @@ def interior_exposure(scene: Scene, meshes: list[Mesh]) -> list[np.ndarray]:
     return out
 
 
-def make_backend(spec: ShotSpec, scene: Scene, frags: Fragments, extra: list[Mesh] = ()):
+def make_backend(spec: ShotSpec, scene: Scene, frags: Fragments, extra: list[Mesh] = (), dust_box=None):
     """The spec's render backend, ready to draw frames of this fractured building
-    (parts: fragments first, then the extra meshes such as debris chunks)."""
+    (parts: fragments first, then the extra meshes such as debris chunks).
+    `backend.render(matrices, previous, dust)` returns (passes, dust layer or None)."""
     meshes = fragment_meshes(scene, frags, spec.shot.seed)
     if spec.render.backend == "final":
         from setpiece.render.final import FinalBackend
 
-        return FinalBackend(spec, scene, meshes + list(extra))
+        return FinalBackend(spec, scene, meshes + list(extra), dust_box)
     from setpiece.render.preview import PreviewBackend
 
     exposure = interior_exposure(scene, meshes) + [np.ones(len(m.faces)) for m in extra]

@@ -210,6 +210,18 @@ class PreviewRenderer:
         self.ctx.release()
 
 
+def dust_layer(dust, passes: Passes, scene, spec) -> np.ndarray:
+    """Ray-marched dust, premultiplied RGBA, held out by the rendered surfaces; lit
+    by the same sun (irradiance / pi, as a matte surface) and sky as the building."""
+    from setpiece.fx.volume import ray_distance, raymarch
+
+    light, cam = spec.light, scene.camera
+    return raymarch(np.asarray(dust.density, np.float32), dust.bounds_min, dust.bounds_max, cam,
+                    scene.sun_dir, np.asarray(light.sun_color) * light.sun_intensity / np.pi,
+                    np.asarray(light.sky_color) * light.sky_intensity, depth=ray_distance(passes.depth, cam),
+                    albedo=DUST_ALBEDO, seed=dust.index, device=spec.render.device)
+
+
 def _clean_motion(motion: np.ndarray, width: int) -> np.ndarray:
     """Parts that just appeared (or sit behind the camera) have no sensible motion."""
     motion = np.nan_to_num(motion, nan=0.0, posinf=0.0, neginf=0.0)
@@ -290,19 +302,11 @@ class PreviewBackend:
         self.sky_color = np.asarray(light.sky_color) * light.sky_intensity
         self.radius = 1.5 * max(scene.building.height, *scene.building.footprint)
 
-    def render(self, matrices: np.ndarray, previous: np.ndarray | None = None) -> Passes:
-        return self.renderer.render(self.scene.camera, matrices, self.scene.sun_dir, self.sun_color,
-                                    self.sky_color, self.radius, previous)
-
-    def render_dust(self, dust, passes: Passes) -> np.ndarray:
-        """Ray-marched dust, premultiplied RGBA, held out by the rendered surfaces."""
-        from setpiece.fx.volume import ray_distance, raymarch
-
-        cam = self.scene.camera
-        return raymarch(np.asarray(dust.density, np.float32), dust.bounds_min, dust.bounds_max, cam,
-                        self.scene.sun_dir, self.sun_color / np.pi, self.sky_color,
-                        depth=ray_distance(passes.depth, cam), albedo=DUST_ALBEDO, seed=dust.index,
-                        device=self.spec.render.device)
+    def render(self, matrices: np.ndarray, previous: np.ndarray | None = None, dust=None):
+        """(passes, dust layer or None) for one frame."""
+        passes = self.renderer.render(self.scene.camera, matrices, self.scene.sun_dir, self.sun_color,
+                                      self.sky_color, self.radius, previous)
+        return passes, (dust_layer(dust, passes, self.scene, self.spec) if dust is not None else None)
 
     def close(self) -> None:
         self.renderer.release()
