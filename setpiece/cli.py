@@ -22,6 +22,7 @@ def render(
     output: Path = typer.Option(None, "-o", "--output", help="shot folder; takes go in take_NNN inside"),
     backend: str = typer.Option(None, "--backend", help="override render.backend: preview or final"),
     frames: int = typer.Option(None, "--frames", help="override shot.frames"),
+    plate: Path = typer.Option(None, "--plate", help="photo to comp over; the ground becomes a shadow catcher"),
 ) -> None:
     """Build, fracture, simulate, render and deliver one shot."""
     from setpiece.pipeline import run_shot
@@ -34,6 +35,8 @@ def render(
             overrides["render"]["backend"] = backend
         if frames:
             overrides["shot"]["frames"] = frames
+        if plate:
+            overrides["comp"]["plate"] = str(plate.resolve())
         shot = spec_from_dict(overrides, f"{spec} (with command-line overrides)")
         out = output or Path("shots") / shot.shot.name
         with _progress() as bars:

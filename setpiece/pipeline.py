@@ -15,6 +15,7 @@ import os
 import pickle
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -128,19 +129,14 @@ def dust_bounds(scene) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _render_and_deliver(spec, scene, frags, sim, debris, dust, work: Path, clock, progress) -> dict[str, str]:
-    out, files = spec.output, {}
-    for sub, wanted in (("png", out.png), ("exr", out.exr)):
-        if wanted:
-            (work / sub).mkdir()
-    name = spec.shot.name
     plate = load_plate(spec.comp.plate, spec.render.width, spec.render.height) if spec.comp.plate else None
-    movie = Mp4Writer(work / f"{name}.mp4", spec.render.width, spec.render.height, spec.shot.fps) if out.mp4 else None
     with clock("render_init"):
         traced = dust and spec.dust.path_traced
         box = (dust[0].bounds_min, dust[0].bounds_max, dust[0].density.shape) if traced else None
         backend = make_backend(spec, scene, frags, debris.meshes if debris else [], box)
     parts = sim.concat(debris.motion) if debris else sim
     tick = _stage(progress, "render")
+    writer = _FrameWriter(spec, work)
     try:
         previous = None
         for frame in range(sim.frames):
@@ -151,26 +147,55 @@ def _render_and_deliver(spec, scene, frags, sim, debris, dust, work: Path, clock
             with clock("comp"):
                 result = comp_frame(spec, passes, frame, plate, dust_layer)
             with clock("deliver"):
-                number = f"{frame + 1:04d}"
-                if out.png:
-                    write_png(work / "png" / f"{name}.{number}.png", result.display8)
-                if out.exr:
-                    write_exr(work / "exr" / f"{name}.{number}.exr", passes, result.linear)
-                if movie:
-                    movie.add(result.display8)
+                writer.add(frame, passes, result)
             tick(frame + 1, sim.frames)
     finally:
         backend.close()
-        if movie:
-            movie.close()
-    if movie:
-        files["mp4"] = f"{name}.mp4"
-    if out.usd:
+        with clock("deliver"):
+            files = writer.close()
+    if spec.output.usd:
         with clock("usd"):
+            name = spec.shot.name
             write_usd(work / f"{name}.usd", frags.vertices, frags.faces, sim, spec.shot.fps, scene.building.color,
                       debris)
         files["usd"] = f"{name}.usd"
     return files
+
+
+class _FrameWriter:
+    """PNG and EXR frames encoded on a worker thread (their compressors release
+    the GIL, so encoding overlaps the next frame's render); the MP4 in order."""
+
+    def __init__(self, spec: ShotSpec, work: Path):
+        self.out, self.work, self.name = spec.output, work, spec.shot.name
+        for sub, wanted in (("png", self.out.png), ("exr", self.out.exr)):
+            if wanted:
+                (work / sub).mkdir()
+        self.movie = (Mp4Writer(work / f"{self.name}.mp4", spec.render.width, spec.render.height, spec.shot.fps)
+                      if self.out.mp4 else None)
+        self.pool = ThreadPoolExecutor(max_workers=1)
+        self.pending = []
+
+    def add(self, frame: int, passes, result) -> None:
+        stem = f"{self.name}.{frame + 1:04d}"
+        if self.out.png:
+            self.pending.append(self.pool.submit(write_png, self.work / "png" / f"{stem}.png", result.display8))
+        if self.out.exr:
+            self.pending.append(self.pool.submit(write_exr, self.work / "exr" / f"{stem}.exr", passes, result.linear))
+        if self.movie:
+            self.movie.add(result.display8)
+        while len(self.pending) > 8:  # bounded backlog: memory stays flat on long shots
+            self.pending.pop(0).result()
+
+    def close(self) -> dict[str, str]:
+        try:
+            for job in self.pending:
+                job.result()  # re-raises a failed write
+        finally:
+            self.pool.shutdown()
+            if self.movie:
+                self.movie.close()
+        return {"mp4": f"{self.name}.mp4"} if self.movie else {}
 
 
 def _prepare(shot_dir: Path) -> None:

@@ -191,6 +191,9 @@ def load_spec(path: str | Path) -> ShotSpec:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise SpecError(f"spec {path} is not valid TOML: {err}") from None
+    plate = data.get("comp", {}).get("plate") if isinstance(data.get("comp"), dict) else None
+    if isinstance(plate, str) and plate and not Path(plate).is_absolute():
+        data["comp"]["plate"] = str(path.parent / plate)  # plates sit next to their spec
     return spec_from_dict(data, str(path))
 
 

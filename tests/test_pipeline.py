@@ -123,3 +123,24 @@ def test_dust_shows_after_the_trigger_only(shot, tmp_path):
 
     assert np.array_equal(frame(with_dust, 1), frame(without, 1))  # nothing has broken yet
     assert np.abs(frame(with_dust, 24) - frame(without, 24)).mean() > 0.5
+
+
+def test_cli_plate_comp_and_corrupt_plate(tmp_path):
+    from PIL import Image
+
+    plate = tmp_path / "plate.png"
+    Image.new("RGB", (320, 180), (40, 120, 60)).save(plate)  # a green field
+    spec_path = tmp_path / "s.toml"
+    spec_path.write_text(dump_spec(small_spec(shot={"frames": 4}, output={"usd": False, "exr": False},
+                                              dust={"enabled": False}, debris={"enabled": False})))
+    ok = CliRunner().invoke(app, ["render", str(spec_path), "-o", str(tmp_path / "out"), "--plate", str(plate)])
+    assert ok.exit_code == 0, ok.output
+    png = np.asarray(Image.open(tmp_path / "out" / "take_001" / "png" / "collapse.0001.png"), float)
+    corner = png[-3:, :3].mean(axis=(0, 1))
+    assert corner[1] > corner[0] + 20 and corner[1] > corner[2] + 20  # plate shows where the ground was
+
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not an image at all")
+    result = CliRunner().invoke(app, ["render", str(spec_path), "-o", str(tmp_path / "out"), "--plate", str(bad)])
+    assert result.exit_code == 2 and "comp.plate" in result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.name.startswith("take")) == ["take_001"]
