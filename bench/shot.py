@@ -25,18 +25,21 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--fragments", type=int, default=600)
     parser.add_argument("--spp", type=int, default=16)
+    parser.add_argument("--no-dust", action="store_true", help="leave dust out, to measure what it adds")
     args = parser.parse_args()
     data = load_spec(ROOT.parent / "examples" / "collapse.toml").model_dump()
     data["shot"]["frames"] = args.frames
     data["fracture"]["fragments"] = args.fragments
     data["render"].update(backend=args.backend, width=640, height=360, spp=args.spp)
+    data["dust"]["enabled"] = not args.no_dust
     spec = spec_from_dict(data, "bench")
-    out = ROOT / "out" / args.backend
+    out = ROOT / "out" / f"{args.backend}{'-nodust' if args.no_dust else ''}"
     shutil.rmtree(out, ignore_errors=True)  # cold run: no cached fracture or sim
     start = time.perf_counter()
     result = run_shot(spec, out)
     total = time.perf_counter() - start
-    print(f"shot: {result.frames} frames, {result.fragments} fragments, 640x360, backend={args.backend}")
+    print(f"shot: {result.frames} frames, {result.fragments} fragments, 640x360, backend={args.backend}, "
+          f"dust={'off' if args.no_dust else 'on'}")
     for stage, seconds in result.timings.items():
         print(f"  {stage:<12} {seconds:8.2f} s")
     print(f"  {'total':<12} {total:8.2f} s   ({total / result.frames:.3f} s/frame all-in)")
