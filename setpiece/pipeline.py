@@ -13,7 +13,6 @@ import dataclasses
 import json
 import os
 import pickle
-import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -22,11 +21,10 @@ from typing import Callable
 
 import numpy as np
 
-from setpiece import __version__
+from setpiece import __version__, takes
 from setpiece.color import check_display
 from setpiece.comp import comp_frame, load_plate
 from setpiece.deliver import Mp4Writer, write_exr, write_png, write_usd
-from setpiece.errors import OutputError
 from setpiece.fracture import Fragments, fracture
 from setpiece.fx.debris import Debris, debris_meshes, half_heights, simulate_debris
 from setpiece.fx.smoke import DustEvent, DustFrame, simulate_dust
@@ -51,10 +49,20 @@ class TakeResult:
 
 def run_shot(spec: ShotSpec, shot_dir: str | Path, progress: Progress | None = None) -> TakeResult:
     shot_dir = Path(shot_dir)
-    _prepare(shot_dir)
     check_display(spec.comp.ocio_config, spec.comp.display, spec.comp.view)
     if spec.comp.plate:  # a bad plate fails now, not after the sim
         load_plate(spec.comp.plate, 16, 16)
+    work = takes.start(shot_dir)
+    try:
+        result = _run_stages(spec, shot_dir, work, progress)
+        result.take_dir = takes.publish(work, shot_dir, "take_")
+    except BaseException:
+        takes.discard(work)
+        raise
+    return result
+
+
+def _run_stages(spec: ShotSpec, shot_dir: Path, work: Path, progress: Progress | None) -> TakeResult:
     timings: dict[str, float] = {}
     clock = _Clock(timings)
     with clock("scene"):
@@ -71,17 +79,11 @@ def run_shot(spec: ShotSpec, shot_dir: str | Path, progress: Progress | None = N
         debris = _debris(spec, scene, sim, cache)
     with clock("dust_sim"):
         dust = _dust(spec, scene, sim, cache, _stage(progress, "dust"))
-    take_dir, work = _new_take(shot_dir)
-    try:
-        files = _render_and_deliver(spec, scene, frags, sim, debris, dust, work, clock, progress)
-        (work / "spec.toml").write_text(dump_spec(spec), encoding="utf-8")
-        (work / "events.json").write_text(json.dumps([asdict(e) for e in sim.events]), encoding="utf-8")
-        (work / "timings.json").write_text(json.dumps(timings, indent=1), encoding="utf-8")
-        os.rename(work, take_dir)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    return TakeResult(take_dir, sim.frames, len(frags), timings, files)
+    files = _render_and_deliver(spec, scene, frags, sim, debris, dust, work, clock, progress)
+    (work / "spec.toml").write_text(dump_spec(spec), encoding="utf-8")
+    (work / "events.json").write_text(json.dumps([asdict(e) for e in sim.events]), encoding="utf-8")
+    (work / "timings.json").write_text(json.dumps(timings, indent=1), encoding="utf-8")
+    return TakeResult(work, sim.frames, len(frags), timings, files)
 
 
 def _debris(spec: ShotSpec, scene, sim: SimResult, cache: "_Cache") -> Debris | None:
@@ -196,26 +198,6 @@ class _FrameWriter:
             if self.movie:
                 self.movie.close()
         return {"mp4": f"{self.name}.mp4"} if self.movie else {}
-
-
-def _prepare(shot_dir: Path) -> None:
-    if shot_dir.exists() and not shot_dir.is_dir():
-        raise OutputError(f"output {shot_dir} exists and is not a folder; choose another -o path")
-    try:
-        shot_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OutputError(f"cannot create output folder {shot_dir}: {err.strerror}") from None
-
-
-def _new_take(shot_dir: Path) -> tuple[Path, Path]:
-    """Next free take_NNN name, and the hidden folder it is built in."""
-    taken = [int(p.name[5:]) for p in shot_dir.glob("take_[0-9][0-9][0-9]") if p.name[5:].isdigit()]
-    number = max(taken, default=0) + 1
-    take = shot_dir / f"take_{number:03d}"
-    work = shot_dir / f".take_{number:03d}.partial"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir()
-    return take, work
 
 
 class _Cache:

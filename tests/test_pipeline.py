@@ -27,7 +27,7 @@ def test_take_has_every_delivery(shot):
     assert len(list((take / "exr").glob("*.exr"))) == 24
     assert (take / "collapse.mp4").is_file() and (take / "collapse.usd").is_file()
     assert json.loads((take / "timings.json").read_text())["sim"] > 0
-    assert not list(out.glob(".take_*"))
+    assert not list(out.glob(".partial-*"))
 
 
 def test_exr_holds_beauty_alpha_depth(shot):
@@ -92,7 +92,7 @@ def test_failed_run_leaves_earlier_takes_and_no_partial(shot, monkeypatch):
     with pytest.raises(RuntimeError):
         pipeline.run_shot(small_spec(shot={"frames": 24}), out)
     assert first.take_dir.is_dir()
-    assert not list(out.glob(".take_*"))
+    assert not list(out.glob(".partial-*"))
 
 
 def test_cli_renders_a_spec(tmp_path):

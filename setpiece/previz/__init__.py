@@ -11,16 +11,14 @@ earlier take is never overwritten and a failed run leaves nothing half-written.
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from PIL import Image
 
+from setpiece import takes
 from setpiece.errors import OutputError, RenderError, ScreenplayError
 from setpiece.previz.animatic import placeholder_board, write_animatic
 from setpiece.previz.boards import StoryboardRenderer
@@ -41,7 +39,6 @@ __all__ = [
     "write_contact_sheet",
 ]
 
-_TAKE = re.compile(r"^v(\d{3,})$")
 
 
 @dataclass
@@ -90,12 +87,7 @@ def run_previz(script_path: str | Path, out_dir: str | Path,
     renderer = board_renderer or StoryboardRenderer(scenes, shots)
 
     out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        tmp = out_dir / f".take-{os.getpid()}-{secrets.token_hex(4)}"
-        tmp.mkdir()  # unlike mkdtemp, keeps the umask's permissions
-    except OSError as err:
-        raise OutputError(f"cannot create output folder {out_dir}: {err.strerror}") from None
+    tmp = takes.start(out_dir)
     try:
         files = _write_reports(tmp, Path(script_path), play, scenes, shots)
         try:
@@ -106,9 +98,9 @@ def run_previz(script_path: str | Path, out_dir: str | Path,
                 renderer.close()
         mp4, otio_path = write_animatic(boards, shots, tmp, fps=fps)
         files |= write_contact_sheet(tmp, boards, shots, scenes, title=play.title)
-        take = _publish(tmp, out_dir)
+        take = takes.publish(tmp, out_dir, "v")
     except BaseException as err:
-        shutil.rmtree(tmp, ignore_errors=True)
+        takes.discard(tmp)
         if isinstance(err, OSError):
             raise OutputError(f"cannot write previz into {out_dir}: {err}") from None
         raise
@@ -162,24 +154,3 @@ def _write_boards(folder: Path, shots: list[Shot], scenes: dict[str, SceneBreakd
         if progress:
             progress("boards", k, len(shots))
     return paths
-
-
-def _next_take(out_dir: Path) -> int:
-    """One more than the highest existing vNNN folder."""
-    numbers = [int(m.group(1)) for p in out_dir.iterdir() if (m := _TAKE.match(p.name))]
-    return max(numbers, default=0) + 1
-
-
-def _publish(tmp: Path, out_dir: Path) -> Path:
-    """Rename the finished temp folder to the next free vNNN (atomic on one filesystem)."""
-    number = _next_take(out_dir)
-    for _ in range(100):
-        take = out_dir / f"v{number:03d}"
-        if not take.exists():
-            try:
-                os.rename(tmp, take)  # fails if another run just took this name
-                return take
-            except OSError:
-                pass
-        number += 1
-    raise OutputError(f"could not find a free take folder name in {out_dir}")
