@@ -82,10 +82,6 @@ def to_display(linear: np.ndarray, exposure: float = 0.0, config: str = "",
     return np.clip(img, 0.0, 1.0)
 
 
-def to_display8(linear: np.ndarray, **kwargs) -> np.ndarray:
-    return quantise8(to_display(linear, **kwargs))
-
-
 def quantise8(display: np.ndarray) -> np.ndarray:
     return (np.clip(display, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
 

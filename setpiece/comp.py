@@ -46,11 +46,6 @@ def comp_frame(spec: ShotSpec, passes: Passes, frame: int, plate: np.ndarray | N
     return CompResult(linear.astype(np.float32), quantise8(display))
 
 
-def over(passes: Passes, background: np.ndarray) -> np.ndarray:
-    """Premultiplied beauty over a background of the same size."""
-    return passes.beauty + (1.0 - passes.alpha[..., None]) * background
-
-
 def sky_background(passes: Passes, sky_color, intensity: float) -> np.ndarray:
     h, w = passes.alpha.shape
     zenith = np.asarray(sky_color) * intensity
