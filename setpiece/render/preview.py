@@ -17,6 +17,7 @@ from setpiece.render.passes import Passes
 
 TEX_COLS = 256  # parts per texture row (4 texels each)
 SHADOW_SIZE = 2048
+MAX_SUPERSAMPLED_PIXELS = 1920 * 1080
 GROUND_ID = -2
 DUST_ALBEDO = (0.85, 0.8, 0.72)  # pale concrete dust
 
@@ -161,6 +162,8 @@ class PreviewRenderer:
         self.shadow_vao.render()
 
     def _camera_pass(self, cam: Camera, light_vp, sun_dir, sun_color, sky_color) -> Passes:
+        # above 1080p the pixels are fine enough; supersampling would need 4x the memory
+        self.ss = self.ss if cam.width * cam.height <= MAX_SUPERSAMPLED_PIXELS else 1
         w, h = cam.width * self.ss, cam.height * self.ss
         fbo = self._framebuffer(w, h)
         fbo.use()
