@@ -47,7 +47,7 @@ def write_animatic(board_pngs: list[Path], shots: list[Shot], out_dir: str | Pat
 
 def _write_mp4(path: Path, boards: list[Path], shots: list[Shot], frames: list[int],
                fps: int) -> None:
-    width, height = _even_size(_open_board(boards[0]).size)
+    width, height = _even_size(open_board(boards[0]).size)
     try:
         with av.open(str(path), "w") as container:
             stream = container.add_stream("libx264", rate=fps)
@@ -55,7 +55,7 @@ def _write_mp4(path: Path, boards: list[Path], shots: list[Shot], frames: list[i
             stream.options = {"crf": "20", "preset": "veryfast"}
             pts = 0
             for board, shot, count in zip(boards, shots, frames):
-                image = captioned(_open_board(board).resize((width, height)), shot)
+                image = captioned(open_board(board).resize((width, height)), shot)
                 frame = av.VideoFrame.from_ndarray(np.asarray(image), format="rgb24")
                 frame = frame.reformat(format="yuv420p")
                 for _ in range(count):
@@ -67,7 +67,7 @@ def _write_mp4(path: Path, boards: list[Path], shots: list[Shot], frames: list[i
         raise OutputError(f"cannot write animatic {path}: {err}") from None
 
 
-def _open_board(path: Path) -> Image.Image:
+def open_board(path: Path) -> Image.Image:
     try:
         with Image.open(path) as im:
             return im.convert("RGB")

@@ -19,7 +19,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from setpiece.errors import InputError, OutputError
-from setpiece.previz.animatic import _fit, _font
+from setpiece.previz.animatic import _fit, _font, open_board
 from setpiece.previz.breakdown import SceneBreakdown
 from setpiece.previz.shotlist import Shot
 
@@ -164,7 +164,7 @@ def _pdf_page(boards: list[Path], shots: list[Shot], title: str, number: int,
     for k, (board, shot) in enumerate(zip(boards, shots)):
         x = MARGIN + (k % COLUMNS) * (cell_w + gap)
         y = top + (k // COLUMNS) * (cell_h + gap)
-        image = _board(board)
+        image = open_board(board)
         img_h = min(cell_h - 96, round(cell_w * image.height / image.width))
         img_w = round(img_h * image.width / image.height)
         x += (cell_w - img_w) // 2
@@ -179,14 +179,6 @@ def _pdf_page(boards: list[Path], shots: list[Shot], title: str, number: int,
         for n, line in enumerate(_wrap(shot.description, small, img_w, 3)):
             draw.text((x, ty + 32 + n * 22), line, font=small, fill=INK)
     return page
-
-
-def _board(path: Path) -> Image.Image:
-    try:
-        with Image.open(path) as im:
-            return im.convert("RGB")
-    except (OSError, ValueError) as err:
-        raise InputError(f"board image {path} cannot be read: {err}") from None
 
 
 def _wrap(text: str, font, width: int, max_lines: int) -> list[str]:

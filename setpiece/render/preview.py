@@ -163,8 +163,8 @@ class PreviewRenderer:
 
     def _camera_pass(self, cam: Camera, light_vp, sun_dir, sun_color, sky_color) -> Passes:
         # above 1080p the pixels are fine enough; supersampling would need 4x the memory
-        self.ss = self.ss if cam.width * cam.height <= MAX_SUPERSAMPLED_PIXELS else 1
-        w, h = cam.width * self.ss, cam.height * self.ss
+        ss = self.ss if cam.width * cam.height <= MAX_SUPERSAMPLED_PIXELS else 1
+        w, h = cam.width * ss, cam.height * ss
         fbo = self._framebuffer(w, h)
         fbo.use()
         fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
@@ -184,7 +184,7 @@ class PreviewRenderer:
         prog["sky_color"].value = tuple(sky_color)
         prog["ground_bounce"].value = tuple(0.25 * np.asarray(sun_color) * max(sun_dir[2], 0) * 0.3)
         self.vao.render()
-        return self._read(fbo, w, h)
+        return self._read(w, h, ss)
 
     def _framebuffer(self, w: int, h: int):
         if self._fbo_size != (w, h):
@@ -194,12 +194,11 @@ class PreviewRenderer:
             self._fbo_size = (w, h)
         return self._fbo
 
-    def _read(self, fbo, w: int, h: int) -> Passes:
+    def _read(self, w: int, h: int, s: int) -> Passes:
         color = _read_tex(self._targets[0], 4)
         aux = _read_tex(self._targets[1], 4)
         extra = _read_tex(self._targets[2], 4)
         depth = _read_tex(self._targets[3], 1)[..., 0]
-        s = self.ss
         rgba = _box_down(color, s)
         ground = np.where(aux[..., 3] < -1.5, 1.0, 0.0)
         shadow = 1.0 - _box_down(ground * (1.0 - extra[..., 2]), s)  # ground shadow, 1 elsewhere
