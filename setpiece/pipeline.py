@@ -24,13 +24,13 @@ import numpy as np
 from setpiece import __version__, takes
 from setpiece.color import check_display
 from setpiece.comp import comp_frame, load_plate
-from setpiece.deliver import Mp4Writer, write_exr, write_png, write_usd
-from setpiece.fracture import Fragments, fracture
-from setpiece.fx.debris import Debris, debris_meshes, half_heights, simulate_debris
+from setpiece.deliver.writers import Mp4Writer, write_exr, write_png, write_usd
+from setpiece.physics.fracture import Fragments, fracture
+from setpiece.physics.debris import Debris, debris_meshes, half_heights, simulate_debris
 from setpiece.fx.smoke import DustEvent, DustFrame, simulate_dust
 from setpiece.render import make_backend
-from setpiece.scene import build_scene
-from setpiece.sim import SimResult, simulate
+from setpiece.world.building import build_scene
+from setpiece.physics.rigid import SimResult, simulate
 from setpiece.spec import ShotSpec, dump_spec
 
 DUST_GAIN = 100.0  # dust.amount = 1 gives a thick demolition cloud from a concrete collapse

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from setpiece.errors import SpecError
-from setpiece.fracture import fracture
-from setpiece.scene import build_scene
+from setpiece.physics.fracture import fracture
+from setpiece.world.building import build_scene
 from tests.conftest import small_spec
 
 

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from setpiece.fracture import fracture
+from setpiece.physics.fracture import fracture
 from setpiece.render import make_backend
-from setpiece.scene import build_scene
+from setpiece.world.building import build_scene
 from tests.conftest import small_spec
 
 

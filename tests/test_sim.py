@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from setpiece import sim as simmod
-from setpiece.fracture import fracture
-from setpiece.scene import build_scene
-from setpiece.sim import simulate
+from setpiece.physics import rigid as simmod
+from setpiece.physics.fracture import fracture
+from setpiece.world.building import build_scene
+from setpiece.physics.rigid import simulate
 from tests.conftest import small_spec
 
 

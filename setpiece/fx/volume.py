@@ -349,3 +349,16 @@ def vol_to_world(bounds_min, bounds_max) -> np.ndarray:
     m = np.diag([*(hi - lo), 1.0])
     m[:3, 3] = lo
     return m
+
+
+DUST_ALBEDO = (0.85, 0.8, 0.72)  # pale concrete dust
+
+
+def dust_layer(dust, passes: Passes, scene, spec) -> np.ndarray:
+    """Ray-marched dust, premultiplied RGBA, held out by the rendered surfaces; lit
+    by the same sun (irradiance / pi, as a matte surface) and sky as the building."""
+    light, cam = spec.light, scene.camera
+    return raymarch(np.asarray(dust.density, np.float32), dust.bounds_min, dust.bounds_max, cam,
+                    scene.sun_dir, np.asarray(light.sun_color) * light.sun_intensity / np.pi,
+                    np.asarray(light.sky_color) * light.sky_intensity, depth=ray_distance(passes.depth, cam),
+                    albedo=DUST_ALBEDO, seed=dust.index, device=spec.render.device)

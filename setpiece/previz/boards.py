@@ -49,7 +49,7 @@ from setpiece.previz.animatic import _fit, _font
 from setpiece.previz.breakdown import SceneBreakdown
 from setpiece.previz.shotlist import Shot
 from setpiece.render.passes import Passes
-from setpiece.scene import make_building
+from setpiece.world.building import make_building
 from setpiece.spec import BuildingSection
 
 __all__ = ["Actor", "Blocking", "Board", "StoryboardRenderer", "block_scene", "frame_shot",
@@ -1362,7 +1362,7 @@ class StoryboardRenderer:
     # ------------------------------------------------------------------ GL
 
     def _renderer(self, scene_number: str):
-        from setpiece.render.preview import PreviewRenderer
+        from setpiece.render.raster import PreviewRenderer
 
         index = self._batch_of[scene_number]
         if self._active is not None and self._active[0] == index:

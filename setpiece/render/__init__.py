@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from setpiece.fracture import Fragments
+from setpiece.physics.fracture import Fragments
 from setpiece.geometry import Mesh
 from setpiece.render.passes import Passes
-from setpiece.scene import Scene
+from setpiece.world.building import Scene
 from setpiece.spec import ShotSpec
 
 __all__ = ["Passes", "make_backend", "fragment_meshes", "interior_exposure"]

@@ -17,7 +17,8 @@ import numpy as np
 from setpiece.errors import RenderError
 from setpiece.geometry import Mesh
 from setpiece.render.passes import Passes
-from setpiece.render.preview import DUST_ALBEDO, PreviewRenderer, dust_layer
+from setpiece.fx.volume import DUST_ALBEDO, dust_layer
+from setpiece.render.raster import PreviewRenderer
 
 LLVM_CANDIDATES = ("/usr/lib/x86_64-linux-gnu/libLLVM.so.19.1", "/usr/lib/aarch64-linux-gnu/libLLVM.so.19.1",
                    "/usr/lib/llvm-19/lib/libLLVM.so.1")

@@ -157,7 +157,7 @@ def test_dutch_angle_turns_the_frame(story):
 
 
 def test_one_gl_context_for_all_scenes(story, monkeypatch):
-    import setpiece.render.preview as preview
+    import setpiece.render.raster as preview
 
     made = []
     real = preview.PreviewRenderer

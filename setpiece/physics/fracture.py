@@ -16,7 +16,7 @@ import numpy as np
 from scipy.spatial import ConvexHull, HalfspaceIntersection, cKDTree
 
 from setpiece.errors import SpecError
-from setpiece.scene import Building, Element
+from setpiece.world.building import Building, Element
 
 PLANE_EPS = 1e-6
 CONTACT_EPS = 1e-4

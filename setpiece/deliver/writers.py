@@ -123,7 +123,7 @@ def write_usd(path: Path, vertices: list[np.ndarray], faces: list[np.ndarray], s
 
 def _animate(i, centre, sim, translate, orient, visibility, Gf, UsdGeom) -> None:
     """Key only where motion changes: ends of static spans keep interpolation exact."""
-    from setpiece.sim import quat_to_matrix
+    from setpiece.physics.rigid import quat_to_matrix
 
     q = sim.rotations[:, i].astype(float)
     t = sim.translations[:, i] + np.einsum("fij,j->fi", quat_to_matrix(q), centre)
@@ -145,7 +145,7 @@ def _write_debris(stage, debris, color) -> None:
     """Debris chunks as one PointInstancer over a few prototype shapes, keyed every frame."""
     from pxr import Gf, UsdGeom, Vt
 
-    from setpiece.fx.debris import CUBE_FACES, PROTOTYPES, chunk_prototypes
+    from setpiece.physics.debris import CUBE_FACES, PROTOTYPES, chunk_prototypes
 
     inst = UsdGeom.PointInstancer.Define(stage, "/building/debris")
     protos = stage.DefinePrim("/building/debris/prototypes", "Scope")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from setpiece.geometry import Mesh
-from setpiece.sim import GRAVITY, SimEvent, SimResult
+from setpiece.physics.rigid import GRAVITY, SimEvent, SimResult
 
 DRAG = 0.15  # 1/s air drag on chunk velocity
 RESTITUTION = 0.25

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from setpiece.fracture import Fragments
-from setpiece.scene import Building
+from setpiece.physics.fracture import Fragments
+from setpiece.world.building import Building
 from setpiece.spec import ShotSpec
 
 GRAVITY = 9.81

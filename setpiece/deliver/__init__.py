@@ -1,0 +1,1 @@
+"""Deliver writers: PNG, EXR, MP4, USD."""

@@ -1,0 +1,1 @@
+"""Physics solvers: Voronoi fracture, the rigid-body world, ballistic debris."""

@@ -1,0 +1,1 @@
+"""World: the procedural building and its surroundings."""
