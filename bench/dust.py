@@ -79,8 +79,7 @@ def bench_raymarch(resolution: int, repeats: int = 5) -> tuple[float, float, flo
     seconds = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        rgba = raymarch(density, lo, hi, CAMERA, SUN, sun_color=(3.0, 2.8, 2.5),
-                        sky_color=(0.35, 0.45, 0.6))
+        rgba = raymarch(density, lo, hi, CAMERA, SUN, sun_color=(3.0, 2.8, 2.5), sky_color=(0.35, 0.45, 0.6))
         seconds.append(time.perf_counter() - t0)
     return float(np.median(seconds)), float((rgba[..., 3] > 0.01).mean()), sim
 
@@ -92,17 +91,24 @@ def main() -> None:
     print(f"dust bench on {platform.processor() or platform.machine()}, fps {FPS}, 1 substep")
     devices = ["cpu"] + (["cuda"] if resolve_device("auto") == "cuda" else [])
     for device in devices:
-        cases = [("shot", SHOT_BOUNDS, 64, 48), ("cube", CUBE_BOUNDS, 64, 48),
-                 ("cube", CUBE_BOUNDS, 128, 4 if args.quick else 12)]
+        cases = [
+            ("shot", SHOT_BOUNDS, 64, 48),
+            ("cube", CUBE_BOUNDS, 64, 48),
+            ("cube", CUBE_BOUNDS, 128, 4 if args.quick else 12),
+        ]
         for name, bounds, res, frames in cases:
             shape, sec = bench_solver(bounds, res, device, frames)
             cells = int(np.prod(shape))
-            print(f"  sim  {device:4s} {name:4s} {'x'.join(map(str, shape)):>11s} "
-                  f"{sec:7.3f} s/frame  ({sec / cells * 1e9:.0f} ns/cell)")
+            print(
+                f"  sim  {device:4s} {name:4s} {'x'.join(map(str, shape)):>11s} "
+                f"{sec:7.3f} s/frame  ({sec / cells * 1e9:.0f} ns/cell)"
+            )
     for res in (64, 128):
         sec, coverage, sim = bench_raymarch(res)
-        print(f"  march cpu  640x360 of the {res}-cell shot grid at frame 72: {sec:7.3f} s/frame "
-              f"({coverage:.0%} of pixels show dust; reaching frame 72 took {sim:.1f} s)")
+        print(
+            f"  march cpu  640x360 of the {res}-cell shot grid at frame 72: {sec:7.3f} s/frame "
+            f"({coverage:.0%} of pixels show dust; reaching frame 72 took {sim:.1f} s)"
+        )
 
 
 if __name__ == "__main__":

@@ -38,8 +38,10 @@ def main() -> None:
     start = time.perf_counter()
     result = run_shot(spec, out)
     total = time.perf_counter() - start
-    print(f"shot: {result.frames} frames, {result.fragments} fragments, 640x360, backend={args.backend}, "
-          f"dust={'off' if args.no_dust else 'on'}")
+    print(
+        f"shot: {result.frames} frames, {result.fragments} fragments, 640x360, backend={args.backend}, "
+        f"dust={'off' if args.no_dust else 'on'}"
+    )
     for stage, seconds in result.timings.items():
         print(f"  {stage:<12} {seconds:8.2f} s")
     print(f"  {'total':<12} {total:8.2f} s   ({total / result.frames:.3f} s/frame all-in)")

@@ -11,8 +11,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from setpiece.errors import SetpieceError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="setpiece: building-collapse shots and screenplay previz.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="setpiece: building-collapse shots and screenplay previz."
+)
 console = Console(stderr=True)
 
 
@@ -44,8 +45,7 @@ def render(
     except SetpieceError as err:
         console.print(f"[bold red]error:[/] {err}")
         raise typer.Exit(2) from None
-    console.print(f"[green]take written:[/] {result.take_dir}  ({result.frames} frames, "
-                  f"{result.fragments} fragments)")
+    console.print(f"[green]take written:[/] {result.take_dir}  ({result.frames} frames, {result.fragments} fragments)")
     for stage, seconds in result.timings.items():
         console.print(f"  {stage:<12} {seconds:7.2f} s")
 
@@ -57,16 +57,20 @@ def previz(
     shots: Path = typer.Option(None, "--shots", help="edited shot list (.csv or .toml from an earlier take)"),
     size: str = typer.Option("640x360", "--size", help="board size in pixels, WIDTHxHEIGHT"),
     fps: int = typer.Option(24, "--fps", min=1, max=120, help="animatic frame rate"),
-    boards: str = typer.Option("3d", "--boards", help="3d (blocking drawn with the preview renderer) "
-                               "or placeholder (framing sketches, no OpenGL needed)"),
+    boards: str = typer.Option(
+        "3d",
+        "--boards",
+        help="3d (blocking drawn with the preview renderer) or placeholder (framing sketches, no OpenGL needed)",
+    ),
 ) -> None:
     """Screenplay -> breakdown, shot list, storyboards, animatic and contact sheet."""
     from setpiece.previz import placeholder_board, run_previz
 
     match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", size)
     if not match or not (32 <= int(match[1]) <= 4096 and 32 <= int(match[2]) <= 4096):
-        console.print(f"[bold red]error:[/] --size: expected WIDTHxHEIGHT between 32 and 4096, "
-                      f"e.g. 640x360; got {size!r}")
+        console.print(
+            f"[bold red]error:[/] --size: expected WIDTHxHEIGHT between 32 and 4096, e.g. 640x360; got {size!r}"
+        )
         raise typer.Exit(2)
     if boards not in ("3d", "placeholder"):
         console.print(f"[bold red]error:[/] --boards: expected 3d or placeholder, got {boards!r}")
@@ -74,9 +78,15 @@ def previz(
     renderer = (lambda shot, scene, w, h: placeholder_board(shot, (w, h))) if boards == "placeholder" else None
     try:
         with _progress() as bars:
-            result = run_previz(script, output, renderer, shot_list=shots,
-                                board_size=(int(match[1]), int(match[2])), fps=fps,
-                                progress=_reporter(bars))
+            result = run_previz(
+                script,
+                output,
+                renderer,
+                shot_list=shots,
+                board_size=(int(match[1]), int(match[2])),
+                fps=fps,
+                progress=_reporter(bars),
+            )
     except SetpieceError as err:
         console.print(f"[bold red]error:[/] {err}")
         raise typer.Exit(2) from None
@@ -88,8 +98,15 @@ def previz(
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description:<8}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                    TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False)
+    return Progress(
+        TextColumn("{task.description:<8}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
 
 
 def _reporter(bars: Progress):

@@ -36,11 +36,11 @@ def _display_processor(config: str, display: str, view: str):
 
     cfg = _config(config)
     if display not in cfg.getDisplays():
-        raise SpecError(f"comp.display: {display!r} is not in the OCIO config; choose one of "
-                        f"{list(cfg.getDisplays())}")
+        raise SpecError(f"comp.display: {display!r} is not in the OCIO config; choose one of {list(cfg.getDisplays())}")
     if view not in cfg.getViews(display):
-        raise SpecError(f"comp.view: {view!r} is not a view of {display!r}; choose one of "
-                        f"{list(cfg.getViews(display))}")
+        raise SpecError(
+            f"comp.view: {view!r} is not a view of {display!r}; choose one of {list(cfg.getViews(display))}"
+        )
     src = SCENE_LINEAR if config == "" else ocio.ROLE_SCENE_LINEAR
     transform = ocio.DisplayViewTransform(src=src, display=display, view=view)
     return _baked(cfg, cfg.getProcessor(transform).getDefaultCPUProcessor())
@@ -74,10 +74,15 @@ def check_display(config: str, display: str, view: str) -> None:
     _display_processor(config, display, view)
 
 
-def to_display(linear: np.ndarray, exposure: float = 0.0, config: str = "",
-               display: str = "sRGB - Display", view: str = "ACES 2.0 - SDR 100 nits (Rec.709)") -> np.ndarray:
+def to_display(
+    linear: np.ndarray,
+    exposure: float = 0.0,
+    config: str = "",
+    display: str = "sRGB - Display",
+    view: str = "ACES 2.0 - SDR 100 nits (Rec.709)",
+) -> np.ndarray:
     """Scene-linear RGB -> display-encoded RGB in [0, 1] (float32)."""
-    img = np.ascontiguousarray(np.maximum(linear, 0.0) * (2.0 ** exposure), np.float32)
+    img = np.ascontiguousarray(np.maximum(linear, 0.0) * (2.0**exposure), np.float32)
     _display_processor(config, display, view).applyRGB(img)
     return np.clip(img, 0.0, 1.0)
 

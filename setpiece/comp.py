@@ -26,8 +26,9 @@ class CompResult:
     display8: np.ndarray  # (H, W, 3) uint8 display-encoded, with grain
 
 
-def comp_frame(spec: ShotSpec, passes: Passes, frame: int, plate: np.ndarray | None = None,
-               dust: np.ndarray | None = None) -> CompResult:
+def comp_frame(
+    spec: ShotSpec, passes: Passes, frame: int, plate: np.ndarray | None = None, dust: np.ndarray | None = None
+) -> CompResult:
     """dust: premultiplied RGBA already held out by the render's depth."""
     c = spec.comp
     rgba = np.dstack([passes.beauty, passes.alpha])
@@ -99,7 +100,7 @@ def load_plate(path: str, width: int, height: int) -> np.ndarray:
     if pixels is None or resized.has_error:
         raise InputError(f"comp.plate: cannot decode image {path!r}: {resized.geterror()}")
     x0, y0 = (size[0] - width) // 2, (size[1] - height) // 2
-    crop = pixels[y0:y0 + height, x0:x0 + width]
+    crop = pixels[y0 : y0 + height, x0 : x0 + width]
     rgb = crop[..., :3] if spec.nchannels >= 3 else np.repeat(crop[..., :1], 3, axis=2)
     linear_file = spec.format.basetype in (oiio.FLOAT, oiio.HALF)
     return rgb if linear_file else srgb_to_linear(rgb)

@@ -14,10 +14,10 @@ import json
 import os
 import pickle
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -25,13 +25,13 @@ from setpiece import __version__, takes
 from setpiece.color import check_display
 from setpiece.comp import comp_frame, load_plate
 from setpiece.deliver.writers import Mp4Writer, write_exr, write_png, write_usd
-from setpiece.physics.fracture import Fragments, fracture
-from setpiece.physics.debris import Debris, debris_meshes, half_heights, simulate_debris
 from setpiece.fx.smoke import DustEvent, DustFrame, simulate_dust
-from setpiece.render import make_backend
-from setpiece.world.building import build_scene
+from setpiece.physics.debris import Debris, debris_meshes, half_heights, simulate_debris
+from setpiece.physics.fracture import Fragments, fracture
 from setpiece.physics.rigid import SimResult, simulate
+from setpiece.render import make_backend
 from setpiece.spec import ShotSpec, dump_spec
+from setpiece.world.building import build_scene
 
 DUST_GAIN = 100.0  # dust.amount = 1 gives a thick demolition cloud from a concrete collapse
 CRACK_DUST = 0.2  # dust of a glue crack relative to an impact of equal mass and speed
@@ -69,12 +69,17 @@ def _run_stages(spec: ShotSpec, shot_dir: Path, work: Path, progress: Progress |
         scene = build_scene(spec)
     cache = _Cache(shot_dir / ".cache")
     with clock("fracture"):
-        frags: Fragments = cache.get("fracture", spec.digest("building", "fracture") + str(spec.shot.seed),
-                                     lambda: fracture(scene.building, spec.fracture.fragments,
-                                                      spec.fracture.cluster_size, spec.shot.seed))
+        frags: Fragments = cache.get(
+            "fracture",
+            spec.digest("building", "fracture") + str(spec.shot.seed),
+            lambda: fracture(scene.building, spec.fracture.fragments, spec.fracture.cluster_size, spec.shot.seed),
+        )
     with clock("sim"):
-        sim: SimResult = cache.get("sim", spec.digest("shot", "building", "fracture", "trigger", "sim"),
-                                   lambda: simulate(spec, scene.building, frags, _stage(progress, "sim")))
+        sim: SimResult = cache.get(
+            "sim",
+            spec.digest("shot", "building", "fracture", "trigger", "sim"),
+            lambda: simulate(spec, scene.building, frags, _stage(progress, "sim")),
+        )
     with clock("debris"):
         debris = _debris(spec, scene, sim, cache)
     with clock("dust_sim"):
@@ -86,18 +91,20 @@ def _run_stages(spec: ShotSpec, shot_dir: Path, work: Path, progress: Progress |
     return TakeResult(work, sim.frames, len(frags), timings, files)
 
 
-def _debris(spec: ShotSpec, scene, sim: SimResult, cache: "_Cache") -> Debris | None:
+def _debris(spec: ShotSpec, scene, sim: SimResult, cache: _Cache) -> Debris | None:
     d = spec.debris
     if not d.enabled or d.count == 0:
         return None
     meshes = debris_meshes(d.count, d.size, scene.building.color, spec.shot.seed)
-    motion = cache.get("debris", spec.digest("shot", "building", "fracture", "trigger", "sim", "debris"),
-                       lambda: simulate_debris(sim.events, sim.frames, spec.shot.fps, d.count,
-                                               half_heights(meshes), spec.shot.seed))
+    motion = cache.get(
+        "debris",
+        spec.digest("shot", "building", "fracture", "trigger", "sim", "debris"),
+        lambda: simulate_debris(sim.events, sim.frames, spec.shot.fps, d.count, half_heights(meshes), spec.shot.seed),
+    )
     return Debris(meshes, motion)
 
 
-def _dust(spec: ShotSpec, scene, sim: SimResult, cache: "_Cache", progress) -> list[DustFrame] | None:
+def _dust(spec: ShotSpec, scene, sim: SimResult, cache: _Cache, progress) -> list[DustFrame] | None:
     """Dust density per frame (stored as float16), sourced from the sim's breaks and impacts."""
     d = spec.dust
     if not d.enabled or d.amount == 0:
@@ -107,15 +114,24 @@ def _dust(spec: ShotSpec, scene, sim: SimResult, cache: "_Cache", progress) -> l
         lo, hi = dust_bounds(scene)
         events = [_dust_event(e) for e in sim.events]
         frames = []
-        for frame in simulate_dust(events, lo, hi, sim.frames, spec.shot.fps, d.resolution,
-                                   device=spec.render.device, seed=spec.shot.seed,
-                                   amount=d.amount * DUST_GAIN):
+        for frame in simulate_dust(
+            events,
+            lo,
+            hi,
+            sim.frames,
+            spec.shot.fps,
+            d.resolution,
+            device=spec.render.device,
+            seed=spec.shot.seed,
+            amount=d.amount * DUST_GAIN,
+        ):
             frames.append(dataclasses.replace(frame, density=frame.density.astype(np.float16)))
             progress(len(frames), sim.frames)
         return frames
 
-    return cache.get("dust", spec.digest("shot", "building", "fracture", "trigger", "sim", "dust")
-                     + spec.render.device, compute)
+    return cache.get(
+        "dust", spec.digest("shot", "building", "fracture", "trigger", "sim", "dust") + spec.render.device, compute
+    )
 
 
 def _dust_event(e) -> DustEvent:
@@ -158,8 +174,9 @@ def _render_and_deliver(spec, scene, frags, sim, debris, dust, work: Path, clock
     if spec.output.usd:
         with clock("usd"):
             name = spec.shot.name
-            write_usd(work / f"{name}.usd", frags.vertices, frags.faces, sim, spec.shot.fps, scene.building.color,
-                      debris)
+            write_usd(
+                work / f"{name}.usd", frags.vertices, frags.faces, sim, spec.shot.fps, scene.building.color, debris
+            )
         files["usd"] = f"{name}.usd"
     return files
 
@@ -173,8 +190,11 @@ class _FrameWriter:
         for sub, wanted in (("png", self.out.png), ("exr", self.out.exr)):
             if wanted:
                 (work / sub).mkdir()
-        self.movie = (Mp4Writer(work / f"{self.name}.mp4", spec.render.width, spec.render.height, spec.shot.fps)
-                      if self.out.mp4 else None)
+        self.movie = (
+            Mp4Writer(work / f"{self.name}.mp4", spec.render.width, spec.render.height, spec.shot.fps)
+            if self.out.mp4
+            else None
+        )
         self.pool = ThreadPoolExecutor(max_workers=1)
         self.pending = []
 

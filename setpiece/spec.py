@@ -50,7 +50,7 @@ class BuildingSection(_Section):
     material: Literal["concrete", "brick", "sandstone"] = "concrete"
 
     @model_validator(mode="after")
-    def _check_sizes(self) -> "BuildingSection":
+    def _check_sizes(self) -> BuildingSection:
         for label, value in zip(("width", "depth"), self.footprint):
             if not 3.0 <= value <= 120.0:
                 raise ValueError(f"footprint {label} must be between 3 and 120 m, got {value}")
@@ -69,7 +69,8 @@ class TriggerSection(_Section):
     time: float = Field(0.6, ge=0.0, description="seconds into the shot")
     floors: tuple[int, ...] = Field((0,), description="floor indices (0 = ground) that are hit")
     side: Literal["all", "left", "right", "front", "back"] = Field(
-        "left", description="which part of the floor loses its supports, so the building leans")
+        "left", description="which part of the floor loses its supports, so the building leans"
+    )
     charge_impulse: float = Field(6.0, ge=0.0, le=100.0, description="m/s kick of charges")
 
 
@@ -101,8 +102,11 @@ class DustSection(_Section):
     enabled: bool = True
     resolution: int = Field(64, ge=8, le=512, description="voxels along the longest axis")
     amount: float = Field(1.0, ge=0.0, le=20.0)
-    path_traced: bool = Field(False, description="final backend: dust as a Mitsuba heterogeneous medium "
-                              "(slow on CPU) instead of the ray-marched layer")
+    path_traced: bool = Field(
+        False,
+        description="final backend: dust as a Mitsuba heterogeneous medium "
+        "(slow on CPU) instead of the ray-marched layer",
+    )
 
 
 class CompSection(_Section):
@@ -153,11 +157,10 @@ class ShotSpec(_Section):
     output: OutputSection = OutputSection()
 
     @model_validator(mode="after")
-    def _check_trigger_floors(self) -> "ShotSpec":
+    def _check_trigger_floors(self) -> ShotSpec:
         bad = [f for f in self.trigger.floors if not 0 <= f < self.building.floors]
         if bad:
-            raise ValueError(
-                f"trigger.floors {bad} outside the building's floors 0..{self.building.floors - 1}")
+            raise ValueError(f"trigger.floors {bad} outside the building's floors 0..{self.building.floors - 1}")
         return self
 
     def digest(self, *sections: str) -> str:

@@ -31,6 +31,7 @@ def pytest_collection_modifyitems(config, items):
     on_ci = os.environ.get("CI") == "true"
     try:
         import drjit
+
         has_cuda = drjit.has_backend(drjit.JitBackend.CUDA)
     except Exception:
         has_cuda = False

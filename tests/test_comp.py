@@ -17,9 +17,16 @@ def _passes(h=24, w=32, motion=(0.0, 0.0)):
     part[16:] = -2
     shadow = np.ones((h, w), np.float32)
     shadow[18:, 10:20] = 0.0
-    return Passes(beauty=beauty, alpha=alpha, depth=np.full((h, w), np.inf), normal=np.zeros((h, w, 3)),
-                  part=part, motion=np.broadcast_to(np.float32(motion), (h, w, 2)).copy(), shadow=shadow,
-                  matte=alpha.copy())
+    return Passes(
+        beauty=beauty,
+        alpha=alpha,
+        depth=np.full((h, w), np.inf),
+        normal=np.zeros((h, w, 3)),
+        part=part,
+        motion=np.broadcast_to(np.float32(motion), (h, w, 2)).copy(),
+        shadow=shadow,
+        matte=alpha.copy(),
+    )
 
 
 def test_display_transform_is_aces_and_monotonic():
@@ -33,8 +40,10 @@ def test_baked_lut_matches_exact_ocio():
     import PyOpenColorIO as ocio
 
     cfg = ocio.Config.CreateFromBuiltinConfig(color.BUILTIN_CONFIG)
-    exact = cfg.getProcessor(ocio.DisplayViewTransform(
-        src=color.SCENE_LINEAR, display="sRGB - Display", view="ACES 2.0 - SDR 100 nits (Rec.709)")
+    exact = cfg.getProcessor(
+        ocio.DisplayViewTransform(
+            src=color.SCENE_LINEAR, display="sRGB - Display", view="ACES 2.0 - SDR 100 nits (Rec.709)"
+        )
     ).getDefaultCPUProcessor()
     rng = np.random.default_rng(0)
     img = (rng.uniform(0.02, 1.0, (64, 64, 1)) * rng.uniform(0.6, 1.0, (64, 64, 3)) * 3).astype(np.float32)

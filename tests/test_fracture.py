@@ -28,7 +28,7 @@ def test_building_has_floors_slabs_and_windows(scene):
 def test_elements_do_not_overlap(scene):
     els = scene.building.elements
     for i, a in enumerate(els):
-        for b in els[i + 1:]:
+        for b in els[i + 1 :]:
             overlap = np.minimum(a.hi, b.hi) - np.maximum(a.lo, b.lo)
             assert not np.all(overlap > 1e-6), (a, b)
 

@@ -131,8 +131,16 @@ def test_cli_plate_comp_and_corrupt_plate(tmp_path):
     plate = tmp_path / "plate.png"
     Image.new("RGB", (320, 180), (40, 120, 60)).save(plate)  # a green field
     spec_path = tmp_path / "s.toml"
-    spec_path.write_text(dump_spec(small_spec(shot={"frames": 4}, output={"usd": False, "exr": False},
-                                              dust={"enabled": False}, debris={"enabled": False})))
+    spec_path.write_text(
+        dump_spec(
+            small_spec(
+                shot={"frames": 4},
+                output={"usd": False, "exr": False},
+                dust={"enabled": False},
+                debris={"enabled": False},
+            )
+        )
+    )
     ok = CliRunner().invoke(app, ["render", str(spec_path), "-o", str(tmp_path / "out"), "--plate", str(plate)])
     assert ok.exit_code == 0, ok.output
     png = np.asarray(Image.open(tmp_path / "out" / "take_001" / "png" / "collapse.0001.png"), float)

@@ -3,8 +3,8 @@ import pytest
 
 from setpiece.physics import rigid as simmod
 from setpiece.physics.fracture import fracture
-from setpiece.world.building import build_scene
 from setpiece.physics.rigid import simulate
+from setpiece.world.building import build_scene
 from tests.conftest import small_spec
 
 
@@ -50,8 +50,12 @@ def test_nothing_below_ground_or_flying_off(collapse):
     for frame in range(0, result.frames, 3):
         lowest = min(v[:, 2].min() for v in _world_vertices(frags, result, frame))
         assert lowest > -0.05, f"fragment under the ground at frame {frame}"
-    centre = np.array([(result.matrices(f)[:, :3, :3] @ frags.centroids[:, :, None])[..., 0]
-                       + result.translations[f] for f in range(result.frames)])
+    centre = np.array(
+        [
+            (result.matrices(f)[:, :3, :3] @ frags.centroids[:, :, None])[..., 0] + result.translations[f]
+            for f in range(result.frames)
+        ]
+    )
     speed = np.linalg.norm(np.diff(centre, axis=0), axis=-1) * spec.shot.fps
     speed[~(result.visible[1:] & result.visible[:-1])] = 0.0  # cut supports vanish
     assert speed.max() <= spec.sim.max_speed * 1.25
@@ -85,8 +89,9 @@ def test_intact_building_stands_under_its_own_weight():
     rot = np.zeros((len(frags), 4))
     trans = np.zeros((len(frags), 3))
     world._record(rot, trans)
-    moved = np.linalg.norm((simmod.quat_to_matrix(rot) @ frags.centroids[:, :, None])[..., 0] + trans
-                           - frags.centroids, axis=1)
+    moved = np.linalg.norm(
+        (simmod.quat_to_matrix(rot) @ frags.centroids[:, :, None])[..., 0] + trans - frags.centroids, axis=1
+    )
     assert moved.max() < 0.05
     # Bullet's redundant-frame creep may pop a stray bond; the structure must hold
     assert len(world.glue) >= 0.95 * glue_before

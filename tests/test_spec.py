@@ -22,14 +22,17 @@ def test_round_trip_through_toml(tmp_path):
     assert load_spec(path) == spec
 
 
-@pytest.mark.parametrize("data, field", [
-    ({"building": {"floors": 0}}, "building.floors"),
-    ({"building": {"footprint": [1000.0, 5.0]}}, "footprint width"),
-    ({"render": {"width": 100000}}, "render.width"),
-    ({"trigger": {"floors": [12]}}, "trigger.floors"),
-    ({"building": {"material": "cheese"}}, "building.material"),
-    ({"camera": {"lens": 35}}, "camera.lens"),
-])
+@pytest.mark.parametrize(
+    "data, field",
+    [
+        ({"building": {"floors": 0}}, "building.floors"),
+        ({"building": {"footprint": [1000.0, 5.0]}}, "footprint width"),
+        ({"render": {"width": 100000}}, "render.width"),
+        ({"trigger": {"floors": [12]}}, "trigger.floors"),
+        ({"building": {"material": "cheese"}}, "building.material"),
+        ({"camera": {"lens": 35}}, "camera.lens"),
+    ],
+)
 def test_invalid_values_name_the_field(data, field):
     with pytest.raises(SpecError, match=field.replace(".", r"\.")):
         spec_from_dict(data)

@@ -27,8 +27,24 @@ def write_png(path: Path, rgb8: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
-EXR_CHANNELS = ("R", "G", "B", "A", "comp.R", "comp.G", "comp.B", "Z", "N.X", "N.Y", "N.Z",
-                "motion.X", "motion.Y", "shadow", "matte", "id")
+EXR_CHANNELS = (
+    "R",
+    "G",
+    "B",
+    "A",
+    "comp.R",
+    "comp.G",
+    "comp.B",
+    "Z",
+    "N.X",
+    "N.Y",
+    "N.Z",
+    "motion.X",
+    "motion.Y",
+    "shadow",
+    "matte",
+    "id",
+)
 
 
 def write_exr(path: Path, passes: Passes, comp: np.ndarray) -> None:
@@ -39,8 +55,19 @@ def write_exr(path: Path, passes: Passes, comp: np.ndarray) -> None:
 
     h, w = passes.alpha.shape
     depth = np.where(np.isfinite(passes.depth), passes.depth, 1e10)
-    channels = np.dstack([passes.beauty, passes.alpha, comp, depth, passes.normal, passes.motion,
-                          passes.shadow, passes.matte, passes.part.astype(np.float32)])
+    channels = np.dstack(
+        [
+            passes.beauty,
+            passes.alpha,
+            comp,
+            depth,
+            passes.normal,
+            passes.motion,
+            passes.shadow,
+            passes.matte,
+            passes.part.astype(np.float32),
+        ]
+    )
     names = EXR_CHANNELS
     spec = oiio.ImageSpec(w, h, len(names), oiio.FLOAT)
     spec.channelnames = names
@@ -86,11 +113,12 @@ class Mp4Writer:
         os.replace(self.tmp, self.path)
 
 
-def write_usd(path: Path, vertices: list[np.ndarray], faces: list[np.ndarray], sim, fps: float,
-              color=(0.5, 0.5, 0.5), debris=None) -> None:
+def write_usd(
+    path: Path, vertices: list[np.ndarray], faces: list[np.ndarray], sim, fps: float, color=(0.5, 0.5, 0.5), debris=None
+) -> None:
     """One Mesh prim per fragment (points in rest pose about its centroid) animated by
     time-sampled translate/orient ops; Z-up, metres; hidden fragments get invisible."""
-    from pxr import Gf, Sdf, Usd, UsdGeom, Vt
+    from pxr import Gf, Usd, UsdGeom, Vt
 
     tmp = _atomic(path).with_suffix(".usdc")
     stage = Usd.Stage.CreateNew(str(tmp))
@@ -145,7 +173,7 @@ def _write_debris(stage, debris, color) -> None:
     """Debris chunks as one PointInstancer over a few prototype shapes, keyed every frame."""
     from pxr import Gf, UsdGeom, Vt
 
-    from setpiece.physics.debris import CUBE_FACES, PROTOTYPES, chunk_prototypes
+    from setpiece.physics.debris import CUBE_FACES, PROTOTYPES
 
     inst = UsdGeom.PointInstancer.Define(stage, "/building/debris")
     protos = stage.DefinePrim("/building/debris/prototypes", "Scope")
@@ -164,7 +192,11 @@ def _write_debris(stage, debris, color) -> None:
     inst.CreateProtoIndicesAttr(Vt.IntArray.FromNumpy(np.arange(n, dtype=np.int32) % PROTOTYPES))
     scales = np.repeat(debris.scales[:, None], 3, axis=1).astype(np.float32)
     inst.CreateScalesAttr(Vt.Vec3fArray.FromNumpy(scales))
-    positions, orients, hidden = inst.CreatePositionsAttr(), inst.CreateOrientationsAttr(), inst.CreateInvisibleIdsAttr()
+    positions, orients, hidden = (
+        inst.CreatePositionsAttr(),
+        inst.CreateOrientationsAttr(),
+        inst.CreateInvisibleIdsAttr(),
+    )
     motion = debris.motion
     for frame in range(motion.frames):
         time = float(frame + 1)

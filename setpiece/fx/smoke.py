@@ -53,8 +53,7 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if wp.is_cuda_available() else "cpu"
     if device == "cuda" and not wp.is_cuda_available():
-        raise SetpieceError("dust device 'cuda' was asked for but Warp finds no CUDA GPU; "
-                            "use device='auto' or 'cpu'")
+        raise SetpieceError("dust device 'cuda' was asked for but Warp finds no CUDA GPU; use device='auto' or 'cpu'")
     if device not in ("cpu", "cuda"):
         raise SetpieceError(f"dust device {device!r} is not one of 'auto', 'cpu', 'cuda'")
     return device
@@ -88,8 +87,9 @@ class DustFrame:
     bounds_max: tuple[float, float, float]
 
 
-def grid_box(bounds_min, bounds_max, resolution: int, ground_z: float = 0.0
-             ) -> tuple[tuple[int, int, int], np.ndarray, np.ndarray, float]:
+def grid_box(
+    bounds_min, bounds_max, resolution: int, ground_z: float = 0.0
+) -> tuple[tuple[int, int, int], np.ndarray, np.ndarray, float]:
     """Grid shape, box min/max and voxel size for a requested box.
 
     Voxels are cubic (longest axis / resolution); the box is grown to whole
@@ -99,8 +99,10 @@ def grid_box(bounds_min, bounds_max, resolution: int, ground_z: float = 0.0
     lo[2] = max(lo[2], ground_z)
     ext = hi - lo
     if np.any(ext <= 0):
-        raise SetpieceError(f"dust bounds {tuple(lo)}..{tuple(hi)} are empty above ground_z="
-                            f"{ground_z}; give bounds_max above bounds_min and the ground")
+        raise SetpieceError(
+            f"dust bounds {tuple(lo)}..{tuple(hi)} are empty above ground_z="
+            f"{ground_z}; give bounds_max above bounds_min and the ground"
+        )
     h = float(ext.max()) / resolution
     shape = tuple(max(MIN_CELLS, math.ceil(e / h - 1e-6)) for e in ext)
     return shape, lo, lo + np.array(shape) * h, h
@@ -129,10 +131,10 @@ def sample(f: wp.array3d(dtype=Any), p: wp.vec3, off: wp.vec3):
     tx = x - float(i)
     ty = y - float(j)
     tz = z - float(k)
-    a = wp.lerp(wp.lerp(f[i, j, k], f[i + 1, j, k], tx),
-                wp.lerp(f[i, j + 1, k], f[i + 1, j + 1, k], tx), ty)
-    b = wp.lerp(wp.lerp(f[i, j, k + 1], f[i + 1, j, k + 1], tx),
-                wp.lerp(f[i, j + 1, k + 1], f[i + 1, j + 1, k + 1], tx), ty)
+    a = wp.lerp(wp.lerp(f[i, j, k], f[i + 1, j, k], tx), wp.lerp(f[i, j + 1, k], f[i + 1, j + 1, k], tx), ty)
+    b = wp.lerp(
+        wp.lerp(f[i, j, k + 1], f[i + 1, j, k + 1], tx), wp.lerp(f[i, j + 1, k + 1], f[i + 1, j + 1, k + 1], tx), ty
+    )
     return wp.lerp(a, b, tz)
 
 
@@ -158,8 +160,15 @@ def outside(p: wp.vec3, n: wp.vec3, ground: int) -> bool:
 
 
 @wp.kernel
-def k_advect_face(f: wp.array3d(dtype=float), axis: int, vel: wp.array3d(dtype=wp.vec3),
-                  dt_h: float, walls: int, ground: int, out: wp.array3d(dtype=float)):
+def k_advect_face(
+    f: wp.array3d(dtype=float),
+    axis: int,
+    vel: wp.array3d(dtype=wp.vec3),
+    dt_h: float,
+    walls: int,
+    ground: int,
+    out: wp.array3d(dtype=float),
+):
     """Semi-Lagrangian advection of the face-velocity component along `axis`
     (faces on closed walls stay zero)."""
     i, j, k = wp.tid()
@@ -168,16 +177,27 @@ def k_advect_face(f: wp.array3d(dtype=float), axis: int, vel: wp.array3d(dtype=w
     p = wp.vec3(float(i), float(j), float(k)) + off
     index = wp.vec3i(i, j, k)[axis]
     value = sample(f, backtrace(vel, p, dt_h), off)
-    out[i, j, k] = face_flux(value, index, f.shape[axis] - 1, side_closed(axis, 0, walls, ground),
-                             side_closed(axis, 1, walls, ground))
+    out[i, j, k] = face_flux(
+        value, index, f.shape[axis] - 1, side_closed(axis, 0, walls, ground), side_closed(axis, 1, walls, ground)
+    )
 
 
 @wp.kernel
-def k_advect_pair(a: wp.array3d(dtype=float), b: wp.array3d(dtype=float),
-                  vel: wp.array3d(dtype=wp.vec3), dt_h: float, decay: wp.vec2, n: wp.vec3,
-                  outflow: int, ground: int, expand: wp.array3d(dtype=float), dilute: float,
-                  out_a: wp.array3d(dtype=float), out_b: wp.array3d(dtype=float),
-                  trace: wp.array3d(dtype=wp.vec3)):
+def k_advect_pair(
+    a: wp.array3d(dtype=float),
+    b: wp.array3d(dtype=float),
+    vel: wp.array3d(dtype=wp.vec3),
+    dt_h: float,
+    decay: wp.vec2,
+    n: wp.vec3,
+    outflow: int,
+    ground: int,
+    expand: wp.array3d(dtype=float),
+    dilute: float,
+    out_a: wp.array3d(dtype=float),
+    out_b: wp.array3d(dtype=float),
+    trace: wp.array3d(dtype=wp.vec3),
+):
     """Semi-Lagrangian advection of two cell-centred scalars along one trace;
     the traced-back position is kept for the MacCormack limiter. With dilute=1
     both thin out where bursts expand the air, so dust mass is conserved."""
@@ -193,8 +213,7 @@ def k_advect_pair(a: wp.array3d(dtype=float), b: wp.array3d(dtype=float),
 
 
 @wp.func
-def limited(f: wp.array3d(dtype=float), fwd: float, back: float, value: float, q: wp.vec3,
-            decay: float) -> float:
+def limited(f: wp.array3d(dtype=float), fwd: float, back: float, value: float, q: wp.vec3, decay: float) -> float:
     """MacCormack correction clamped to the range of the cells the trace landed in
     (Selle et al. 2008), so it cannot create new extrema."""
     if fwd == 0.0:
@@ -216,12 +235,20 @@ def limited(f: wp.array3d(dtype=float), fwd: float, back: float, value: float, q
 
 
 @wp.kernel
-def k_maccormack_pair(a: wp.array3d(dtype=float), b: wp.array3d(dtype=float),
-                      fwd_a: wp.array3d(dtype=float), fwd_b: wp.array3d(dtype=float),
-                      back_a: wp.array3d(dtype=float), back_b: wp.array3d(dtype=float),
-                      trace: wp.array3d(dtype=wp.vec3), decay: wp.vec2,
-                      expand: wp.array3d(dtype=float), dt_h: float,
-                      out_a: wp.array3d(dtype=float), out_b: wp.array3d(dtype=float)):
+def k_maccormack_pair(
+    a: wp.array3d(dtype=float),
+    b: wp.array3d(dtype=float),
+    fwd_a: wp.array3d(dtype=float),
+    fwd_b: wp.array3d(dtype=float),
+    back_a: wp.array3d(dtype=float),
+    back_b: wp.array3d(dtype=float),
+    trace: wp.array3d(dtype=wp.vec3),
+    decay: wp.vec2,
+    expand: wp.array3d(dtype=float),
+    dt_h: float,
+    out_a: wp.array3d(dtype=float),
+    out_b: wp.array3d(dtype=float),
+):
     i, j, k = wp.tid()
     q = trace[i, j, k]
     keep = wp.exp(-dt_h * expand[i, j, k])
@@ -230,11 +257,11 @@ def k_maccormack_pair(a: wp.array3d(dtype=float), b: wp.array3d(dtype=float),
 
 
 @wp.kernel
-def k_cell_velocity(u: wp.array3d(dtype=float), v: wp.array3d(dtype=float),
-                    w: wp.array3d(dtype=float), out: wp.array3d(dtype=wp.vec3)):
+def k_cell_velocity(
+    u: wp.array3d(dtype=float), v: wp.array3d(dtype=float), w: wp.array3d(dtype=float), out: wp.array3d(dtype=wp.vec3)
+):
     i, j, k = wp.tid()
-    out[i, j, k] = 0.5 * wp.vec3(u[i, j, k] + u[i + 1, j, k], v[i, j, k] + v[i, j + 1, k],
-                                 w[i, j, k] + w[i, j, k + 1])
+    out[i, j, k] = 0.5 * wp.vec3(u[i, j, k] + u[i + 1, j, k], v[i, j, k] + v[i, j + 1, k], w[i, j, k] + w[i, j, k + 1])
 
 
 @wp.func
@@ -256,9 +283,15 @@ def k_curl(vel: wp.array3d(dtype=wp.vec3), h: float, out: wp.array3d(dtype=wp.ve
 
 
 @wp.kernel
-def k_forces(omega: wp.array3d(dtype=wp.vec3), density: wp.array3d(dtype=float),
-             heat: wp.array3d(dtype=float), eps_h: float, lift: float, weight: float,
-             out: wp.array3d(dtype=wp.vec3)):
+def k_forces(
+    omega: wp.array3d(dtype=wp.vec3),
+    density: wp.array3d(dtype=float),
+    heat: wp.array3d(dtype=float),
+    eps_h: float,
+    lift: float,
+    weight: float,
+    out: wp.array3d(dtype=wp.vec3),
+):
     """Vorticity confinement eps*h*(N x omega) plus buoyancy, per cell (m/s^2)."""
     i, j, k = wp.tid()
     nx, ny, nz = omega.shape[0], omega.shape[1], omega.shape[2]
@@ -273,8 +306,13 @@ def k_forces(omega: wp.array3d(dtype=wp.vec3), density: wp.array3d(dtype=float),
 
 
 @wp.kernel
-def k_apply_forces(force: wp.array3d(dtype=wp.vec3), dt: float, u: wp.array3d(dtype=float),
-                   v: wp.array3d(dtype=float), w: wp.array3d(dtype=float)):
+def k_apply_forces(
+    force: wp.array3d(dtype=wp.vec3),
+    dt: float,
+    u: wp.array3d(dtype=float),
+    v: wp.array3d(dtype=float),
+    w: wp.array3d(dtype=float),
+):
     """Average cell forces onto faces (edge faces take their one cell)."""
     i, j, k = wp.tid()
     nx, ny, nz = force.shape[0], force.shape[1], force.shape[2]
@@ -302,18 +340,28 @@ def face_flux(value: float, index: int, n: int, closed_lo: int, closed_hi: int) 
 
 
 @wp.kernel
-def k_divergence(u: wp.array3d(dtype=float), v: wp.array3d(dtype=float),
-                 w: wp.array3d(dtype=float), walls: int, ground: int,
-                 out: wp.array3d(dtype=float)):
+def k_divergence(
+    u: wp.array3d(dtype=float),
+    v: wp.array3d(dtype=float),
+    w: wp.array3d(dtype=float),
+    walls: int,
+    ground: int,
+    out: wp.array3d(dtype=float),
+):
     """Net outflow of each cell in face-velocity units (divergence * h)."""
     i, j, k = wp.tid()
     nx, ny, nz = out.shape[0], out.shape[1], out.shape[2]
     cx0, cx1 = side_closed(0, 0, walls, ground), side_closed(0, 1, walls, ground)
     cy0, cy1 = side_closed(1, 0, walls, ground), side_closed(1, 1, walls, ground)
     cz0, cz1 = side_closed(2, 0, walls, ground), side_closed(2, 1, walls, ground)
-    out[i, j, k] = (face_flux(u[i + 1, j, k], i + 1, nx, cx0, cx1) - face_flux(u[i, j, k], i, nx, cx0, cx1)
-                    + face_flux(v[i, j + 1, k], j + 1, ny, cy0, cy1) - face_flux(v[i, j, k], j, ny, cy0, cy1)
-                    + face_flux(w[i, j, k + 1], k + 1, nz, cz0, cz1) - face_flux(w[i, j, k], k, nz, cz0, cz1))
+    out[i, j, k] = (
+        face_flux(u[i + 1, j, k], i + 1, nx, cx0, cx1)
+        - face_flux(u[i, j, k], i, nx, cx0, cx1)
+        + face_flux(v[i, j + 1, k], j + 1, ny, cy0, cy1)
+        - face_flux(v[i, j, k], j, ny, cy0, cy1)
+        + face_flux(w[i, j, k + 1], k + 1, nz, cz0, cz1)
+        - face_flux(w[i, j, k], k, nz, cz0, cz1)
+    )
 
 
 @wp.kernel
@@ -329,8 +377,7 @@ def k_subtract(a: wp.array3d(dtype=float), b: wp.array3d(dtype=float)):
 
 
 @wp.func
-def neighbour(p: wp.array3d(dtype=float), i: int, j: int, k: int, inside: bool,
-              closed: int) -> wp.vec2:
+def neighbour(p: wp.array3d(dtype=float), i: int, j: int, k: int, inside: bool, closed: int) -> wp.vec2:
     """(value, diagonal weight) of one Laplacian neighbour: interior cells count 1,
     an open side is a ghost at -p (p = 0 on the face), a closed side nothing."""
     if inside:
@@ -341,8 +388,9 @@ def neighbour(p: wp.array3d(dtype=float), i: int, j: int, k: int, inside: bool,
 
 
 @wp.kernel
-def k_red_black(p: wp.array3d(dtype=float), div: wp.array3d(dtype=float), parity: int,
-                sor: float, walls: int, ground: int):
+def k_red_black(
+    p: wp.array3d(dtype=float), div: wp.array3d(dtype=float), parity: int, sor: float, walls: int, ground: int
+):
     i, j, k = wp.tid()
     if (i + j + k) % 2 != parity:
         return
@@ -360,8 +408,7 @@ def k_red_black(p: wp.array3d(dtype=float), div: wp.array3d(dtype=float), parity
 
 
 @wp.func
-def face_gradient(p_lo: float, p_hi: float, index: int, n: int, closed_lo: int,
-                  closed_hi: int) -> wp.vec2:
+def face_gradient(p_lo: float, p_hi: float, index: int, n: int, closed_lo: int, closed_hi: int) -> wp.vec2:
     """(pressure difference across a face, 1 if the face is a closed wall)."""
     if index == 0:
         return wp.vec2(2.0 * p_hi, float(closed_lo))
@@ -378,22 +425,45 @@ def project_face(value: float, g: wp.vec2) -> float:
 
 
 @wp.kernel
-def k_subtract_gradient(p: wp.array3d(dtype=float), walls: int, ground: int,
-                        u: wp.array3d(dtype=float), v: wp.array3d(dtype=float),
-                        w: wp.array3d(dtype=float)):
+def k_subtract_gradient(
+    p: wp.array3d(dtype=float),
+    walls: int,
+    ground: int,
+    u: wp.array3d(dtype=float),
+    v: wp.array3d(dtype=float),
+    w: wp.array3d(dtype=float),
+):
     i, j, k = wp.tid()
     nx, ny, nz = p.shape[0], p.shape[1], p.shape[2]
     if j < ny and k < nz:
-        g = face_gradient(p[clamped(i - 1, nx), j, k], p[clamped(i, nx), j, k], i, nx,
-                          side_closed(0, 0, walls, ground), side_closed(0, 1, walls, ground))
+        g = face_gradient(
+            p[clamped(i - 1, nx), j, k],
+            p[clamped(i, nx), j, k],
+            i,
+            nx,
+            side_closed(0, 0, walls, ground),
+            side_closed(0, 1, walls, ground),
+        )
         u[i, j, k] = project_face(u[i, j, k], g)
     if i < nx and k < nz:
-        g = face_gradient(p[i, clamped(j - 1, ny), k], p[i, clamped(j, ny), k], j, ny,
-                          side_closed(1, 0, walls, ground), side_closed(1, 1, walls, ground))
+        g = face_gradient(
+            p[i, clamped(j - 1, ny), k],
+            p[i, clamped(j, ny), k],
+            j,
+            ny,
+            side_closed(1, 0, walls, ground),
+            side_closed(1, 1, walls, ground),
+        )
         v[i, j, k] = project_face(v[i, j, k], g)
     if i < nx and j < ny:
-        g = face_gradient(p[i, j, clamped(k - 1, nz)], p[i, j, clamped(k, nz)], k, nz,
-                          side_closed(2, 0, walls, ground), side_closed(2, 1, walls, ground))
+        g = face_gradient(
+            p[i, j, clamped(k - 1, nz)],
+            p[i, j, clamped(k, nz)],
+            k,
+            nz,
+            side_closed(2, 0, walls, ground),
+            side_closed(2, 1, walls, ground),
+        )
         w[i, j, k] = project_face(w[i, j, k], g)
 
 
@@ -407,10 +477,19 @@ def falloff(p: wp.vec3, centre: wp.vec3, radius: float) -> float:
 
 
 @wp.kernel
-def k_splat_scalars(origin: wp.vec3i, centre: wp.vec3, radius: float, air_radius: float,
-                    amount: float, heat_amount: float, expand_amount: float, seed: int,
-                    density: wp.array3d(dtype=float), heat: wp.array3d(dtype=float),
-                    expand: wp.array3d(dtype=float)):
+def k_splat_scalars(
+    origin: wp.vec3i,
+    centre: wp.vec3,
+    radius: float,
+    air_radius: float,
+    amount: float,
+    heat_amount: float,
+    expand_amount: float,
+    seed: int,
+    density: wp.array3d(dtype=float),
+    heat: wp.array3d(dtype=float),
+    expand: wp.array3d(dtype=float),
+):
     """Add a noisy (1 - d^2)^3 ball of dust, heat and air expansion (a
     divergence source for the next projection, over air_radius); radii in cells."""
     a, b, c = wp.tid()
@@ -428,8 +507,7 @@ def k_splat_scalars(origin: wp.vec3i, centre: wp.vec3, radius: float, air_radius
 
 
 @wp.func
-def burst_velocity(p: wp.vec3, centre: wp.vec3, radius: float, speed: float,
-                   spread: int) -> wp.vec3:
+def burst_velocity(p: wp.vec3, centre: wp.vec3, radius: float, speed: float, spread: int) -> wp.vec3:
     """Outward push: along the ground (spread=1, slight lift) or in 3D."""
     d = p - centre
     if spread == 1:
@@ -443,9 +521,18 @@ def burst_velocity(p: wp.vec3, centre: wp.vec3, radius: float, speed: float,
 
 
 @wp.kernel
-def k_splat_velocity(origin: wp.vec3i, centre: wp.vec3, radius: float, speed: float,
-                     spread: int, walls: int, ground: int, u: wp.array3d(dtype=float),
-                     v: wp.array3d(dtype=float), w: wp.array3d(dtype=float)):
+def k_splat_velocity(
+    origin: wp.vec3i,
+    centre: wp.vec3,
+    radius: float,
+    speed: float,
+    spread: int,
+    walls: int,
+    ground: int,
+    u: wp.array3d(dtype=float),
+    v: wp.array3d(dtype=float),
+    w: wp.array3d(dtype=float),
+):
     """Blend face velocities towards the burst's outward flow (never through walls)."""
     a, b, c = wp.tid()
     i, j, k = origin[0] + a, origin[1] + b, origin[2] + c
@@ -454,23 +541,27 @@ def k_splat_velocity(origin: wp.vec3i, centre: wp.vec3, radius: float, speed: fl
         p = base + OFF_U
         target = burst_velocity(p, centre, radius, speed, spread)[0]
         value = wp.lerp(u[i, j, k], target, falloff(p, centre, radius))
-        u[i, j, k] = face_flux(value, i, u.shape[0] - 1, side_closed(0, 0, walls, ground),
-                               side_closed(0, 1, walls, ground))
+        u[i, j, k] = face_flux(
+            value, i, u.shape[0] - 1, side_closed(0, 0, walls, ground), side_closed(0, 1, walls, ground)
+        )
     if i < v.shape[0] and j < v.shape[1] and k < v.shape[2]:
         p = base + OFF_V
         target = burst_velocity(p, centre, radius, speed, spread)[1]
         value = wp.lerp(v[i, j, k], target, falloff(p, centre, radius))
-        v[i, j, k] = face_flux(value, j, v.shape[1] - 1, side_closed(1, 0, walls, ground),
-                               side_closed(1, 1, walls, ground))
+        v[i, j, k] = face_flux(
+            value, j, v.shape[1] - 1, side_closed(1, 0, walls, ground), side_closed(1, 1, walls, ground)
+        )
     if i < w.shape[0] and j < w.shape[1] and k < w.shape[2]:
         p = base + OFF_W
         target = burst_velocity(p, centre, radius, speed, spread)[2]
         value = wp.lerp(w[i, j, k], target, falloff(p, centre, radius))
-        w[i, j, k] = face_flux(value, k, w.shape[2] - 1, side_closed(2, 0, walls, ground),
-                               side_closed(2, 1, walls, ground))
+        w[i, j, k] = face_flux(
+            value, k, w.shape[2] - 1, side_closed(2, 0, walls, ground), side_closed(2, 1, walls, ground)
+        )
 
 
 # ----------------------------------------------------------- spectral solve
+
 
 def _spectral_axis(n: int, closed_lo: bool, closed_hi: bool) -> tuple[str, int, np.ndarray]:
     """Transform diagonalising the 1D Laplacian with these ends, and its eigenvalues.
@@ -495,7 +586,7 @@ def spectral_pressure(div: np.ndarray, walls: bool, ground: bool, workers: int =
     coef = np.asarray(div, np.float64)
     for a, (kind, typ, _) in enumerate(axes):
         coef = getattr(sfft, kind)(coef, type=typ, axis=a, norm="ortho", workers=workers)
-    lam = (axes[0][2][:, None, None] + axes[1][2][None, :, None] + axes[2][2][None, None, :])
+    lam = axes[0][2][:, None, None] + axes[1][2][None, :, None] + axes[2][2][None, None, :]
     lam[lam == 0.0] = np.inf  # closed box: drop the constant mode
     coef /= lam
     for a, (kind, typ, _) in reversed(list(enumerate(axes))):
@@ -504,6 +595,7 @@ def spectral_pressure(div: np.ndarray, walls: bool, ground: bool, workers: int =
 
 
 # ------------------------------------------------------------------ solver
+
 
 class DustSolver:
     """Grid smoke solver for collapse dust; see the module docstring.
@@ -517,17 +609,31 @@ class DustSolver:
     maccormack (else plain semi-Lagrangian scalars), amount (dust per event),
     expansion (m^3 of air pushed out per joule of an event's kinetic energy)."""
 
-    def __init__(self, bounds_min, bounds_max, resolution: int = 64, device: str = "auto",
-                 seed: int = 0, buoyancy: float = 5.0, vorticity: float = 1.0,
-                 dissipation: float = 0.02, ground_z: float = 0.0, *, dust_weight: float = 2.0,
-                 cooling: float = 0.5, closed: bool = False, pressure: str = "auto",
-                 pressure_iterations: int | None = None, maccormack: bool = True, amount: float = 1.0,
-                 expansion: float = 1e-4):
+    def __init__(
+        self,
+        bounds_min,
+        bounds_max,
+        resolution: int = 64,
+        device: str = "auto",
+        seed: int = 0,
+        buoyancy: float = 5.0,
+        vorticity: float = 1.0,
+        dissipation: float = 0.02,
+        ground_z: float = 0.0,
+        *,
+        dust_weight: float = 2.0,
+        cooling: float = 0.5,
+        closed: bool = False,
+        pressure: str = "auto",
+        pressure_iterations: int | None = None,
+        maccormack: bool = True,
+        amount: float = 1.0,
+        expansion: float = 1e-4,
+    ):
         if resolution < MIN_CELLS:
             raise SetpieceError(f"dust resolution {resolution} is too small; use at least {MIN_CELLS}")
         self.device = resolve_device(device)
-        self.shape, self._lo, self._hi, self.voxel_size = grid_box(
-            bounds_min, bounds_max, resolution, ground_z)
+        self.shape, self._lo, self._hi, self.voxel_size = grid_box(bounds_min, bounds_max, resolution, ground_z)
         self.ground_z = ground_z
         self.seed = seed
         self.buoyancy, self.vorticity, self.dissipation = buoyancy, vorticity, dissipation
@@ -594,8 +700,7 @@ class DustSolver:
 
     def divergence(self) -> np.ndarray:
         """Velocity divergence per cell (1/s)."""
-        self._launch(k_divergence, self.shape, [self._u, self._v, self._w, self._walls, self._ground,
-                                                self._div])
+        self._launch(k_divergence, self.shape, [self._u, self._v, self._w, self._walls, self._ground, self._div])
         return self._div.numpy() / self.voxel_size
 
     def emit(self, events: Iterable[DustEvent], dt: float) -> None:
@@ -620,8 +725,7 @@ class DustSolver:
         self._add_forces(dt)
         self.project()
         self._cell_velocity()
-        self._advect_scalars(dt_h, wp.vec2(math.exp(-self.dissipation * dt),
-                                           math.exp(-self.cooling * dt)))
+        self._advect_scalars(dt_h, wp.vec2(math.exp(-self.dissipation * dt), math.exp(-self.cooling * dt)))
         self._advect_velocity(dt_h)
         self._expand.zero_()
         self.time += dt
@@ -629,8 +733,7 @@ class DustSolver:
     def project(self) -> None:
         """Make the velocity divergence-free, except where bursts expand the air
         (open sides: p = 0 on the face; walls and ground: no flow through)."""
-        self._launch(k_divergence, self.shape, [self._u, self._v, self._w, self._walls, self._ground,
-                                                self._div])
+        self._launch(k_divergence, self.shape, [self._u, self._v, self._w, self._walls, self._ground, self._div])
         self._launch(k_subtract, self.shape, [self._div, self._expand])
         if self._pressure == "spectral":
             p = spectral_pressure(self._div.numpy(), bool(self._walls), bool(self._ground))
@@ -638,11 +741,17 @@ class DustSolver:
         else:
             for _ in range(self.pressure_iterations):
                 for parity in (0, 1):
-                    self._launch(k_red_black, self.shape, [self._pressure_grid, self._div, parity,
-                                                           self._sor, self._walls, self._ground])
+                    self._launch(
+                        k_red_black,
+                        self.shape,
+                        [self._pressure_grid, self._div, parity, self._sor, self._walls, self._ground],
+                    )
         nx, ny, nz = self.shape
-        self._launch(k_subtract_gradient, (nx + 1, ny + 1, nz + 1),
-                     [self._pressure_grid, self._walls, self._ground, self._u, self._v, self._w])
+        self._launch(
+            k_subtract_gradient,
+            (nx + 1, ny + 1, nz + 1),
+            [self._pressure_grid, self._walls, self._ground, self._u, self._v, self._w],
+        )
 
     # ------------------------------------------------------------ internals
     def _launch(self, kernel, dim, inputs) -> None:
@@ -669,8 +778,13 @@ class DustSolver:
             return 0.0
         rho = self._rho.numpy()
         u, v, w = (a.numpy() for a in (self._u, self._v, self._w))
-        faces = [(rho[0], -u[0]), (rho[-1], u[-1]), (rho[:, 0], -v[:, 0]),
-                 (rho[:, -1], v[:, -1]), (rho[:, :, -1], w[:, :, -1])]
+        faces = [
+            (rho[0], -u[0]),
+            (rho[-1], u[-1]),
+            (rho[:, 0], -v[:, 0]),
+            (rho[:, -1], v[:, -1]),
+            (rho[:, :, -1], w[:, :, -1]),
+        ]
         if not self._ground:
             faces.append((rho[:, :, 0], -w[:, :, 0]))
         return dt_h * float(sum((r * np.maximum(out, 0.0)).sum() for r, out in faces))
@@ -682,19 +796,39 @@ class DustSolver:
         fa, fb, ba, bb, oa, ob = self._scratch
         vel = self._vec_a
         dilute = 0.0 if self.maccormack else 1.0
-        self._launch(k_advect_pair, self.shape, [self._rho, self._heat, vel, dt_h, decay, n,
-                                                 outflow, self._ground, self._expand, dilute,
-                                                 fa, fb, self._vec_b])
+        self._launch(
+            k_advect_pair,
+            self.shape,
+            [
+                self._rho,
+                self._heat,
+                vel,
+                dt_h,
+                decay,
+                n,
+                outflow,
+                self._ground,
+                self._expand,
+                dilute,
+                fa,
+                fb,
+                self._vec_b,
+            ],
+        )
         if not self.maccormack:
             self._scratch = [self._rho, self._heat, ba, bb, oa, ob]
             self._rho, self._heat = fa, fb
             return
-        self._launch(k_advect_pair, self.shape, [fa, fb, vel, -dt_h, wp.vec2(1.0, 1.0), n, 0,
-                                                 self._ground, self._expand, 0.0, ba, bb,
-                                                 self._vec_c])
-        self._launch(k_maccormack_pair, self.shape, [self._rho, self._heat, fa, fb, ba, bb,
-                                                     self._vec_b, decay, self._expand, dt_h,
-                                                     oa, ob])
+        self._launch(
+            k_advect_pair,
+            self.shape,
+            [fa, fb, vel, -dt_h, wp.vec2(1.0, 1.0), n, 0, self._ground, self._expand, 0.0, ba, bb, self._vec_c],
+        )
+        self._launch(
+            k_maccormack_pair,
+            self.shape,
+            [self._rho, self._heat, fa, fb, ba, bb, self._vec_b, decay, self._expand, dt_h, oa, ob],
+        )
         self._scratch = [fa, fb, ba, bb, self._rho, self._heat]
         self._rho, self._heat = oa, ob
 
@@ -702,8 +836,7 @@ class DustSolver:
         fields = (self._u, self._v, self._w)
         outs = self._vel_tmp
         for axis, (field, out) in enumerate(zip(fields, outs)):
-            self._launch(k_advect_face, field.shape, [field, axis, self._vec_a, dt_h, self._walls,
-                                                      self._ground, out])
+            self._launch(k_advect_face, field.shape, [field, axis, self._vec_a, dt_h, self._walls, self._ground, out])
         self._vel_tmp = list(fields)
         self._u, self._v, self._w = outs
 
@@ -711,11 +844,20 @@ class DustSolver:
         nx, ny, nz = self.shape
         self._cell_velocity()
         self._launch(k_curl, self.shape, [self._vec_a, self.voxel_size, self._vec_b])
-        self._launch(k_forces, self.shape, [self._vec_b, self._rho, self._heat,
-                                            self.vorticity * self.voxel_size, self.buoyancy,
-                                            self.dust_weight, self._vec_a])
-        self._launch(k_apply_forces, (nx + 1, ny + 1, nz + 1),
-                     [self._vec_a, dt, self._u, self._v, self._w])
+        self._launch(
+            k_forces,
+            self.shape,
+            [
+                self._vec_b,
+                self._rho,
+                self._heat,
+                self.vorticity * self.voxel_size,
+                self.buoyancy,
+                self.dust_weight,
+                self._vec_a,
+            ],
+        )
+        self._launch(k_apply_forces, (nx + 1, ny + 1, nz + 1), [self._vec_a, dt, self._u, self._v, self._w])
 
     def _noise_seed(self) -> int:
         return (self.seed * 1_000_003 + self._events_seen * 7919) % (2**31 - 1)
@@ -724,10 +866,9 @@ class DustSolver:
         """Release `share` of an event's burst: a ball of dust and heat, air
         expanding from a ball twice as wide, and an outward push."""
         h = self.voxel_size
-        energy = 0.5 * event.mass * event.speed ** 2
+        energy = 0.5 * event.mass * event.speed**2
         dust = DUST_PER_JOULE * energy * (BREAK_FACTOR if event.kind == "break" else 1.0)
-        radius = float(np.clip(1.5 * (event.mass / FRAGMENT_DENSITY) ** (1 / 3),
-                               1.5 * h, MAX_BURST_RADIUS))
+        radius = float(np.clip(1.5 * (event.mass / FRAGMENT_DENSITY) ** (1 / 3), 1.5 * h, MAX_BURST_RADIUS))
         centre = np.asarray(event.position, float).copy()
         near_ground = bool(self._ground) and centre[2] - self.ground_z < radius + h
         if self._ground:
@@ -737,33 +878,58 @@ class DustSolver:
         hi = np.minimum(np.ceil(c + 2 * r).astype(int) + 1, self.shape)
         if np.any(hi <= lo) or dust <= 0 or share <= 0 or dt <= 0:
             return
-        per_cell = share * dust / (BALL_INTEGRAL * radius ** 3)
+        per_cell = share * dust / (BALL_INTEGRAL * radius**3)
         # displaced air (m^3) over dt as outflow per cell, in face-velocity units
         air = self.expansion * energy * share / dt
         expand = air * h / (BALL_INTEGRAL * (2 * radius) ** 3)
         origin, dims = wp.vec3i(*map(int, lo)), tuple(int(x) for x in hi - lo)
         centre_c = wp.vec3(*map(float, c))
-        self._launch(k_splat_scalars, dims, [origin, centre_c, r, 2 * r, self.amount * per_cell,
-                                             per_cell, expand, noise_seed, self._rho, self._heat,
-                                             self._expand])
+        self._launch(
+            k_splat_scalars,
+            dims,
+            [
+                origin,
+                centre_c,
+                r,
+                2 * r,
+                self.amount * per_cell,
+                per_cell,
+                expand,
+                noise_seed,
+                self._rho,
+                self._heat,
+                self._expand,
+            ],
+        )
         spread = event.kind == "impact" and near_ground
         push = min(0.35 * event.speed, 12.0) if spread else min(0.15 * event.speed, 6.0)
-        self._launch(k_splat_velocity, tuple(d + 1 for d in dims),
-                     [origin, centre_c, r, push, int(spread), self._walls, self._ground,
-                      self._u, self._v, self._w])
+        self._launch(
+            k_splat_velocity,
+            tuple(d + 1 for d in dims),
+            [origin, centre_c, r, push, int(spread), self._walls, self._ground, self._u, self._v, self._w],
+        )
 
 
-def simulate_dust(events: Iterable[DustEvent], bounds_min, bounds_max, frames: int, fps: float,
-                  resolution: int = 64, substeps: int = 1, device: str = "auto", seed: int = 0,
-                  amount: float = 1.0, **solver_options) -> Iterator[DustFrame]:
+def simulate_dust(
+    events: Iterable[DustEvent],
+    bounds_min,
+    bounds_max,
+    frames: int,
+    fps: float,
+    resolution: int = 64,
+    substeps: int = 1,
+    device: str = "auto",
+    seed: int = 0,
+    amount: float = 1.0,
+    **solver_options,
+) -> Iterator[DustFrame]:
     """Yield one DustFrame per frame; frame f is the state at time f / fps.
 
     An event starts its burst in the substep whose interval (t0, t1] holds its
     time, so its dust shows from the frame ending that interval (events at
     t <= 0 start before the first step and show from frame 1). `amount` scales
     all dust; solver_options go to DustSolver. Wrap in list() to keep them all."""
-    solver = DustSolver(bounds_min, bounds_max, resolution, device, seed, amount=amount,
-                        **solver_options)
+    solver = DustSolver(bounds_min, bounds_max, resolution, device, seed, amount=amount, **solver_options)
     ordered = sorted(events, key=lambda e: e.time)
     times = np.array([e.time for e in ordered])
     lo, hi = (tuple(map(float, b)) for b in solver.bounds)

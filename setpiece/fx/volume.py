@@ -126,8 +126,9 @@ def block_exit(med: Medium, origin: wp.vec3, d: wp.vec3, t: float) -> float:
 
 
 @wp.kernel
-def k_march(med: Medium, view: View, light: Lighting, depth: wp.array2d(dtype=float),
-            seed: int, out: wp.array2d(dtype=wp.vec4)):
+def k_march(
+    med: Medium, view: View, light: Lighting, depth: wp.array2d(dtype=float), seed: int, out: wp.array2d(dtype=wp.vec4)
+):
     """Premultiplied RGBA of the dust along one camera ray, up to `depth`."""
     y, x = wp.tid()
     d = ray_dir(view, x, y)
@@ -168,10 +169,9 @@ def _shift2d(a: np.ndarray, offset: tuple[float, float], fill: float) -> np.ndar
     nb, nc = a.shape
 
     def view(db: int, dc: int) -> np.ndarray:
-        return pad[2 + jb + db: 2 + jb + db + nb, 2 + kc + dc: 2 + kc + dc + nc]
+        return pad[2 + jb + db : 2 + jb + db + nb, 2 + kc + dc : 2 + kc + dc + nc]
 
-    return ((1 - fb) * ((1 - fc) * view(0, 0) + fc * view(0, 1))
-            + fb * ((1 - fc) * view(1, 0) + fc * view(1, 1)))
+    return (1 - fb) * ((1 - fc) * view(0, 0) + fc * view(0, 1)) + fb * ((1 - fc) * view(1, 0) + fc * view(1, 1))
 
 
 def sun_transmittance(extinction: np.ndarray, voxel_size: float, sun_dir) -> np.ndarray:
@@ -222,10 +222,8 @@ def _blocks(mask: np.ndarray) -> np.ndarray:
 
 
 def _box(mask: np.ndarray, lo: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
-    first = [np.nonzero(mask.any(axis=tuple(b for b in range(3) if b != a)))[0][[0, -1]]
-             for a in range(3)]
-    return (lo + np.array([f[0] for f in first]) * h,
-            lo + (np.array([f[1] for f in first]) + 1) * h)
+    first = [np.nonzero(mask.any(axis=tuple(b for b in range(3) if b != a)))[0][[0, -1]] for a in range(3)]
+    return (lo + np.array([f[0] for f in first]) * h, lo + (np.array([f[1] for f in first]) + 1) * h)
 
 
 def _view(camera: Camera) -> View:
@@ -248,10 +246,22 @@ def _lighting(sun_dir, sun_color, sky_color, albedo, g: float) -> Lighting:
     return light
 
 
-def raymarch(density: np.ndarray, bounds_min, bounds_max, camera: Camera, sun_dir,
-             sun_color=(1.0, 1.0, 1.0), sky_color=(0.3, 0.35, 0.45), depth: np.ndarray | None = None,
-             step: float | None = None, albedo=(0.55, 0.5, 0.45), sigma: float = DEFAULT_SIGMA,
-             g: float = DEFAULT_G, seed: int = 0, device: str = "auto") -> np.ndarray:
+def raymarch(
+    density: np.ndarray,
+    bounds_min,
+    bounds_max,
+    camera: Camera,
+    sun_dir,
+    sun_color=(1.0, 1.0, 1.0),
+    sky_color=(0.3, 0.35, 0.45),
+    depth: np.ndarray | None = None,
+    step: float | None = None,
+    albedo=(0.55, 0.5, 0.45),
+    sigma: float = DEFAULT_SIGMA,
+    g: float = DEFAULT_G,
+    seed: int = 0,
+    device: str = "auto",
+) -> np.ndarray:
     """Render a density grid: (H, W, 4) float32, premultiplied linear RGBA.
 
     density: (nx, ny, nz) cell-centred on [bounds_min, bounds_max] (cubic cells).
@@ -265,8 +275,10 @@ def raymarch(density: np.ndarray, bounds_min, bounds_max, camera: Camera, sun_di
     lo, hi = np.asarray(bounds_min, float), np.asarray(bounds_max, float)
     cell = (hi - lo) / np.array(density.shape)
     if density.ndim != 3 or not np.allclose(cell, cell[0], rtol=1e-3):
-        raise RenderError(f"dust grid {density.shape} over box {tuple(lo)}..{tuple(hi)} does not "
-                          "have cubic cells; pass the DustFrame's own bounds")
+        raise RenderError(
+            f"dust grid {density.shape} over box {tuple(lo)}..{tuple(hi)} does not "
+            "have cubic cells; pass the DustFrame's own bounds"
+        )
     h = float(cell[0])
     extinction = sigma * np.maximum(density, 0.0)
     mask = _occupied(extinction, h)
@@ -275,8 +287,14 @@ def raymarch(density: np.ndarray, bounds_min, bounds_max, camera: Camera, sun_di
     sun_dir = np.asarray(sun_dir, float) / np.linalg.norm(sun_dir)
     # light terms premultiplied by extinction, so that interpolating next to a
     # dense edge does not borrow the clear air's light
-    grid = np.stack([extinction, extinction * sun_transmittance(extinction, h, sun_dir),
-                     extinction * sky_transmittance(extinction, h)], axis=-1)
+    grid = np.stack(
+        [
+            extinction,
+            extinction * sun_transmittance(extinction, h, sun_dir),
+            extinction * sky_transmittance(extinction, h),
+        ],
+        axis=-1,
+    )
     device = resolve_device(device)
     med = Medium()
     med.grid = wp.array(grid.astype(np.float32), dtype=wp.vec3, device=device)
@@ -286,9 +304,19 @@ def raymarch(density: np.ndarray, bounds_min, bounds_max, camera: Camera, sun_di
     if depth is None:
         depth = np.full((camera.height, camera.width), np.inf, np.float32)
     out = wp.empty((camera.height, camera.width), dtype=wp.vec4, device=device)
-    wp.launch(k_march, dim=(camera.height, camera.width), device=device, inputs=[
-        med, _view(camera), _lighting(sun_dir, sun_color, sky_color, albedo, g),
-        wp.array(np.minimum(depth, 1e30).astype(np.float32), device=device), int(seed), out])
+    wp.launch(
+        k_march,
+        dim=(camera.height, camera.width),
+        device=device,
+        inputs=[
+            med,
+            _view(camera),
+            _lighting(sun_dir, sun_color, sky_color, albedo, g),
+            wp.array(np.minimum(depth, 1e30).astype(np.float32), device=device),
+            int(seed),
+            out,
+        ],
+    )
     return out.numpy().astype(np.float32, copy=False)
 
 
@@ -318,8 +346,7 @@ def write_vol(density: np.ndarray, bounds_min, bounds_max, path: str | os.PathLi
     written atomically."""
     data = np.asarray(density, np.float32)
     nx, ny, nz = data.shape
-    header = VOL_HEADER.pack(b"VOL", 3, 1, nx, ny, nz, 1, *map(float, bounds_min),
-                             *map(float, bounds_max))
+    header = VOL_HEADER.pack(b"VOL", 3, 1, nx, ny, nz, 1, *map(float, bounds_min), *map(float, bounds_max))
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -354,11 +381,20 @@ def vol_to_world(bounds_min, bounds_max) -> np.ndarray:
 DUST_ALBEDO = (0.85, 0.8, 0.72)  # pale concrete dust
 
 
-def dust_layer(dust, passes: Passes, scene, spec) -> np.ndarray:
+def dust_layer(dust, passes, scene, spec) -> np.ndarray:
     """Ray-marched dust, premultiplied RGBA, held out by the rendered surfaces; lit
     by the same sun (irradiance / pi, as a matte surface) and sky as the building."""
     light, cam = spec.light, scene.camera
-    return raymarch(np.asarray(dust.density, np.float32), dust.bounds_min, dust.bounds_max, cam,
-                    scene.sun_dir, np.asarray(light.sun_color) * light.sun_intensity / np.pi,
-                    np.asarray(light.sky_color) * light.sky_intensity, depth=ray_distance(passes.depth, cam),
-                    albedo=DUST_ALBEDO, seed=dust.index, device=spec.render.device)
+    return raymarch(
+        np.asarray(dust.density, np.float32),
+        dust.bounds_min,
+        dust.bounds_max,
+        cam,
+        scene.sun_dir,
+        np.asarray(light.sun_color) * light.sun_intensity / np.pi,
+        np.asarray(light.sky_color) * light.sky_intensity,
+        depth=ray_distance(passes.depth, cam),
+        albedo=DUST_ALBEDO,
+        seed=dust.index,
+        device=spec.render.device,
+    )

@@ -22,8 +22,22 @@ REST_SPEED = 0.15  # m/s under which a grounded chunk stops
 
 
 PROTOTYPES = 8  # distinct chunk shapes; each chunk is one of them, scaled
-CUBE_FACES = np.array([[0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5], [0, 4, 5], [0, 5, 1],
-                       [2, 3, 7], [2, 7, 6], [0, 2, 6], [0, 6, 4], [1, 5, 7], [1, 7, 3]])
+CUBE_FACES = np.array(
+    [
+        [0, 1, 3],
+        [0, 3, 2],
+        [4, 6, 7],
+        [4, 7, 5],
+        [0, 4, 5],
+        [0, 5, 1],
+        [2, 3, 7],
+        [2, 7, 6],
+        [0, 2, 6],
+        [0, 6, 4],
+        [1, 5, 7],
+        [1, 7, 3],
+    ]
+)
 
 
 @dataclass
@@ -57,8 +71,16 @@ def debris_meshes(count: int, size: float, color, seed: int) -> list[Mesh]:
     protos = chunk_prototypes(seed)
     scales = chunk_scales(count, size, seed)
     shade = np.random.default_rng(seed + 19).uniform(0.8, 1.1, count)
-    return [Mesh(protos[i % PROTOTYPES] * scales[i], CUBE_FACES, tuple(np.asarray(color) * shade[i]),
-                 f"debris_{i:05d}", {"scale": float(scales[i])}) for i in range(count)]
+    return [
+        Mesh(
+            protos[i % PROTOTYPES] * scales[i],
+            CUBE_FACES,
+            tuple(np.asarray(color) * shade[i]),
+            f"debris_{i:05d}",
+            {"scale": float(scales[i])},
+        )
+        for i in range(count)
+    ]
 
 
 def half_heights(meshes: list[Mesh]) -> np.ndarray:
@@ -66,8 +88,9 @@ def half_heights(meshes: list[Mesh]) -> np.ndarray:
     return np.array([np.linalg.norm(m.vertices, axis=1).max() for m in meshes])
 
 
-def simulate_debris(events: list[SimEvent], frames: int, fps: float, count: int, radius: np.ndarray,
-                    seed: int, substeps: int = 4) -> SimResult:
+def simulate_debris(
+    events: list[SimEvent], frames: int, fps: float, count: int, radius: np.ndarray, seed: int, substeps: int = 4
+) -> SimResult:
     """Chunks spawned in proportion to each event's mass x speed, then integrated."""
     rng = np.random.default_rng(seed + 17)
     spawn_time, pos, vel = _spawn(events, count, rng)
@@ -126,12 +149,19 @@ def _integrate_quat(q: np.ndarray, w: np.ndarray, dt: float) -> np.ndarray:
     """q' = q + dt/2 * (0, w) * q, renormalised (quaternions x, y, z, w)."""
     x, y, z, s = q.T
     wx, wy, wz = w.T
-    dq = 0.5 * dt * np.stack([
-        s * wx + wy * z - wz * y,
-        s * wy + wz * x - wx * z,
-        s * wz + wx * y - wy * x,
-        -(wx * x + wy * y + wz * z),
-    ], axis=1)
+    dq = (
+        0.5
+        * dt
+        * np.stack(
+            [
+                s * wx + wy * z - wz * y,
+                s * wy + wz * x - wx * z,
+                s * wz + wx * y - wy * x,
+                -(wx * x + wy * y + wz * z),
+            ],
+            axis=1,
+        )
+    )
     q = q + dq
     return q / np.linalg.norm(q, axis=1, keepdims=True)
 

@@ -45,8 +45,10 @@ class Fragments:
 
 def fracture(building: Building, count: int, cluster_size: int, seed: int) -> Fragments:
     if count < len(building.elements):
-        raise SpecError(f"fracture.fragments = {count} is fewer than the building's "
-                        f"{len(building.elements)} structural elements; raise it or use fewer floors/bays")
+        raise SpecError(
+            f"fracture.fragments = {count} is fewer than the building's "
+            f"{len(building.elements)} structural elements; raise it or use fewer floors/bays"
+        )
     rng = np.random.default_rng(seed)
     shares = _allocate(np.array([e.volume for e in building.elements]), count)
     cells: list[tuple[np.ndarray, int]] = []
@@ -59,7 +61,10 @@ def fracture(building: Building, count: int, cluster_size: int, seed: int) -> Fr
         centroids=np.array([_hull_centroid(h) for h in hulls]),
         volumes=np.array([h.volume for h in hulls]),
         element=np.array([idx for _, idx in cells]),
-        bonds=np.zeros((0, 2), int), bond_area=np.zeros(0), cluster=np.zeros(len(hulls), int))
+        bonds=np.zeros((0, 2), int),
+        bond_area=np.zeros(0),
+        cluster=np.zeros(len(hulls), int),
+    )
     frags.bonds, frags.bond_area = _contacts(hulls)
     frags.cluster = _cluster(frags, building.elements, cluster_size, rng)
     return frags
@@ -117,8 +122,7 @@ def _hull_centroid(hull: ConvexHull) -> np.ndarray:
     pts = hull.points
     origin = pts[hull.vertices].mean(axis=0)
     tet = pts[hull.simplices]
-    vols = np.abs(np.einsum("ij,ij->i", tet[:, 0] - origin,
-                            np.cross(tet[:, 1] - origin, tet[:, 2] - origin))) / 6
+    vols = np.abs(np.einsum("ij,ij->i", tet[:, 0] - origin, np.cross(tet[:, 1] - origin, tet[:, 2] - origin))) / 6
     centres = (tet.sum(axis=1) + origin) / 4
     return (centres * vols[:, None]).sum(axis=0) / vols.sum()
 
@@ -212,8 +216,7 @@ def _polygon_area(poly: np.ndarray) -> float:
     return abs(_signed_area(poly)) if len(poly) >= 3 else 0.0
 
 
-def _cluster(frags: Fragments, elements: tuple[Element, ...], size: int,
-             rng: np.random.Generator) -> np.ndarray:
+def _cluster(frags: Fragments, elements: tuple[Element, ...], size: int, rng: np.random.Generator) -> np.ndarray:
     """Grow connected clusters of about `size` fragments that never mix storeys,
     nor a storey's supports with its slab, so a trigger can take out supports alone."""
     group = np.array([elements[e].floor * 2 + elements[e].is_support for e in frags.element])

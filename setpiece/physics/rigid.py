@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from setpiece.physics.fracture import Fragments
-from setpiece.world.building import Building
 from setpiece.spec import ShotSpec
+from setpiece.world.building import Building
 
 GRAVITY = 9.81
 SHATTER_DV = 3.5  # m/s change of velocity in one frame that shatters a cluster
@@ -51,11 +51,15 @@ class SimResult:
     def frames(self) -> int:
         return len(self.rotations)
 
-    def concat(self, other: "SimResult") -> "SimResult":
+    def concat(self, other: SimResult) -> SimResult:
         """Both sets of parts in one result (this one's parts first)."""
-        return SimResult(np.concatenate([self.rotations, other.rotations], axis=1),
-                         np.concatenate([self.translations, other.translations], axis=1),
-                         np.concatenate([self.visible, other.visible], axis=1), self.events + other.events, self.fps)
+        return SimResult(
+            np.concatenate([self.rotations, other.rotations], axis=1),
+            np.concatenate([self.translations, other.translations], axis=1),
+            np.concatenate([self.visible, other.visible], axis=1),
+            self.events + other.events,
+            self.fps,
+        )
 
     def matrices(self, frame: int) -> np.ndarray:
         """(N, 4, 4) world-from-rest matrices of one frame."""
@@ -70,11 +74,14 @@ class SimResult:
 
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:
     x, y, z, w = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
-        np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
-        np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
-    ], -2)
+    return np.stack(
+        [
+            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
+            np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
+            np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
+        ],
+        -2,
+    )
 
 
 @dataclass
@@ -108,8 +115,13 @@ class _World:
         self.dt = 1.0 / (spec.shot.fps * spec.sim.substeps)
         pb = self.pb
         pb.setGravity(0, 0, -GRAVITY, physicsClientId=self.client)
-        pb.setPhysicsEngineParameter(fixedTimeStep=self.dt, numSolverIterations=30, contactERP=0.8,
-                                     deterministicOverlappingPairs=1, physicsClientId=self.client)
+        pb.setPhysicsEngineParameter(
+            fixedTimeStep=self.dt,
+            numSolverIterations=30,
+            contactERP=0.8,
+            deterministicOverlappingPairs=1,
+            physicsClientId=self.client,
+        )
         ground = pb.createCollisionShape(pb.GEOM_PLANE, physicsClientId=self.client)
         self.ground = pb.createMultiBody(0, ground, physicsClientId=self.client)
         self._material(self.ground)
@@ -128,17 +140,23 @@ class _World:
     # --- construction -------------------------------------------------
     def _shape(self, i: int) -> int:
         local = self.frags.vertices[i] - self.frags.centroids[i]
-        return self.pb.createCollisionShape(self.pb.GEOM_MESH, vertices=local.tolist(),
-                                            physicsClientId=self.client)
+        return self.pb.createCollisionShape(self.pb.GEOM_MESH, vertices=local.tolist(), physicsClientId=self.client)
 
     def _material(self, uid: int, links: int = 0) -> None:
         for link in range(-1, links):
-            self.pb.changeDynamics(uid, link, lateralFriction=self.spec.sim.friction,
-                                   restitution=self.spec.sim.restitution, linearDamping=0.02,
-                                   angularDamping=0.05, physicsClientId=self.client)
+            self.pb.changeDynamics(
+                uid,
+                link,
+                lateralFriction=self.spec.sim.friction,
+                restitution=self.spec.sim.restitution,
+                linearDamping=0.02,
+                angularDamping=0.05,
+                physicsClientId=self.client,
+            )
 
-    def _add_body(self, members: np.ndarray, velocity: np.ndarray, spin: np.ndarray,
-                  static_rest: bool = False, pose=None) -> int:
+    def _add_body(
+        self, members: np.ndarray, velocity: np.ndarray, spin: np.ndarray, static_rest: bool = False, pose=None
+    ) -> int:
         """One compound body: the member nearest the centre is the base, the rest fixed links."""
         c = self.frags.centroids
         centre = np.average(c[members], axis=0, weights=self.masses[members])
@@ -148,8 +166,10 @@ class _World:
         links = members[1:]
         pb = self.pb
         uid = pb.createMultiBody(
-            baseMass=float(self.masses[base]), baseCollisionShapeIndex=self.shapes[base],
-            basePosition=list(map(float, pos)), baseOrientation=list(map(float, orn)),
+            baseMass=float(self.masses[base]),
+            baseCollisionShapeIndex=self.shapes[base],
+            basePosition=list(map(float, pos)),
+            baseOrientation=list(map(float, orn)),
             linkMasses=[float(self.masses[k]) for k in links],
             linkCollisionShapeIndices=[self.shapes[k] for k in links],
             linkVisualShapeIndices=[-1] * len(links),
@@ -157,14 +177,18 @@ class _World:
             linkOrientations=[[0, 0, 0, 1]] * len(links),
             linkInertialFramePositions=[[0, 0, 0]] * len(links),
             linkInertialFrameOrientations=[[0, 0, 0, 1]] * len(links),
-            linkParentIndices=[0] * len(links), linkJointTypes=[pb.JOINT_FIXED] * len(links),
-            linkJointAxis=[[0, 0, 1]] * len(links), physicsClientId=self.client)
+            linkParentIndices=[0] * len(links),
+            linkJointTypes=[pb.JOINT_FIXED] * len(links),
+            linkJointAxis=[[0, 0, 1]] * len(links),
+            physicsClientId=self.client,
+        )
         self._material(uid, len(links))
         pb.resetBaseVelocity(uid, list(map(float, velocity)), list(map(float, spin)), physicsClientId=self.client)
         key = self._next_key
         self._next_key += 1
-        self.bodies[key] = _Body(uid, members, c[base].copy(), float(self.masses[members].sum()),
-                                 np.asarray(velocity, float))
+        self.bodies[key] = _Body(
+            uid, members, c[base].copy(), float(self.masses[members].sum()), np.asarray(velocity, float)
+        )
         self.owner[members] = key
         return key
 
@@ -184,8 +208,16 @@ class _World:
             pivot = np.average(points, axis=0, weights=areas)
             ba, bb = self.bodies[a], self.bodies[b]
             uid = self.pb.createConstraint(
-                ba.uid, -1, bb.uid, -1, self.pb.JOINT_FIXED, [0, 0, 0],
-                (pivot - ba.anchor).tolist(), (pivot - bb.anchor).tolist(), physicsClientId=self.client)
+                ba.uid,
+                -1,
+                bb.uid,
+                -1,
+                self.pb.JOINT_FIXED,
+                [0, 0, 0],
+                (pivot - ba.anchor).tolist(),
+                (pivot - bb.anchor).tolist(),
+                physicsClientId=self.client,
+            )
             self.pb.changeConstraint(uid, maxForce=1e12, physicsClientId=self.client)
             glue.append(_Glue(uid, a, b, float(areas.sum() * strength)))
         return glue
@@ -231,8 +263,7 @@ class _World:
         for g, load in zip(self.glue, peak):
             g.strength = max(g.strength, SAFETY * max(load, floor))
         for body in self.bodies.values():
-            body.last_velocity = np.asarray(
-                self.pb.getBaseVelocity(body.uid, physicsClientId=self.client)[0])
+            body.last_velocity = np.asarray(self.pb.getBaseVelocity(body.uid, physicsClientId=self.client)[0])
 
     def _load(self, g: _Glue) -> float:
         state = self.pb.getConstraintState(g.uid, physicsClientId=self.client)
@@ -243,7 +274,7 @@ class _World:
         bodies at rest is solver creep in a redundant frame, not a failure."""
         for key in (g.a, g.b):
             lin = self.pb.getBaseVelocity(self.bodies[key].uid, physicsClientId=self.client)[0]
-            if lin[0] * lin[0] + lin[1] * lin[1] + lin[2] * lin[2] > CREEP_SPEED ** 2:
+            if lin[0] * lin[0] + lin[1] * lin[1] + lin[2] * lin[2] > CREEP_SPEED**2:
                 return True
         return False
 

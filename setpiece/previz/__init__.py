@@ -12,9 +12,9 @@ earlier take is never overwritten and a failed run leaves nothing half-written.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from PIL import Image
 
@@ -22,23 +22,40 @@ from setpiece import takes
 from setpiece.errors import OutputError, RenderError, ScreenplayError
 from setpiece.previz.animatic import placeholder_board, write_animatic
 from setpiece.previz.boards import StoryboardRenderer
-from setpiece.previz.breakdown import (
-    SceneBreakdown, break_down, breakdown_csv, breakdown_json, breakdown_markdown)
+from setpiece.previz.breakdown import SceneBreakdown, break_down, breakdown_csv, breakdown_json, breakdown_markdown
 from setpiece.previz.contact_sheet import write_contact_sheet
 from setpiece.previz.fountain import ParseWarning, Screenplay, parse, parse_file
 from setpiece.previz.shotlist import (
-    Shot, ShotListError, generate_shots, read_shotlist, shot_to_spec, shots_to_csv,
-    shots_to_toml)
+    Shot,
+    ShotListError,
+    generate_shots,
+    read_shotlist,
+    shot_to_spec,
+    shots_to_csv,
+    shots_to_toml,
+)
 
 BoardRenderer = Callable[[Shot, SceneBreakdown, int, int], Image.Image]
 
 __all__ = [
-    "BoardRenderer", "PrevizResult", "ParseWarning", "SceneBreakdown", "Screenplay", "Shot",
-    "StoryboardRenderer", "break_down", "generate_shots", "parse", "parse_file",
-    "placeholder_board", "read_shotlist", "run_previz", "shot_to_spec", "write_animatic",
+    "BoardRenderer",
+    "PrevizResult",
+    "ParseWarning",
+    "SceneBreakdown",
+    "Screenplay",
+    "Shot",
+    "StoryboardRenderer",
+    "break_down",
+    "generate_shots",
+    "parse",
+    "parse_file",
+    "placeholder_board",
+    "read_shotlist",
+    "run_previz",
+    "shot_to_spec",
+    "write_animatic",
     "write_contact_sheet",
 ]
-
 
 
 @dataclass
@@ -63,11 +80,16 @@ class PrevizResult:
         return self.take_dir
 
 
-def run_previz(script_path: str | Path, out_dir: str | Path,
-               board_renderer: BoardRenderer | None = None, *,
-               shot_list: str | Path | None = None, board_size: tuple[int, int] = (640, 360),
-               fps: int = 24, progress: Callable[[str, int, int], None] | None = None
-               ) -> PrevizResult:
+def run_previz(
+    script_path: str | Path,
+    out_dir: str | Path,
+    board_renderer: BoardRenderer | None = None,
+    *,
+    shot_list: str | Path | None = None,
+    board_size: tuple[int, int] = (640, 360),
+    fps: int = 24,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> PrevizResult:
     """Parse, break down, plan shots (or read an edited ``shot_list``), draw boards
     (3D blocking unless ``board_renderer`` is given), cut the animatic and write the
     contact sheet into a new take folder under out_dir. ``progress(stage, done, total)``
@@ -75,14 +97,14 @@ def run_previz(script_path: str | Path, out_dir: str | Path,
     play = parse_file(script_path)
     scenes = break_down(play)
     if not scenes:
-        raise ScreenplayError(f"{script_path}: no scenes to previz (the script has no "
-                              "scene headings, action or dialogue)")
+        raise ScreenplayError(
+            f"{script_path}: no scenes to previz (the script has no scene headings, action or dialogue)"
+        )
     shots = read_shotlist(shot_list) if shot_list else generate_shots(scenes)
     by_number = {s.number: s for s in scenes}
     for shot in shots:
         if shot.scene not in by_number:
-            raise ShotListError(f"shot {shot.number} is in scene {shot.scene!r}, which "
-                                f"{script_path} does not have")
+            raise ShotListError(f"shot {shot.number} is in scene {shot.scene!r}, which {script_path} does not have")
     own_renderer = board_renderer is None
     renderer = board_renderer or StoryboardRenderer(scenes, shots)
 
@@ -91,8 +113,7 @@ def run_previz(script_path: str | Path, out_dir: str | Path,
     try:
         files = _write_reports(tmp, Path(script_path), play, scenes, shots)
         try:
-            boards = _write_boards(tmp / "boards", shots, by_number, renderer, board_size,
-                                   progress)
+            boards = _write_boards(tmp / "boards", shots, by_number, renderer, board_size, progress)
         finally:
             if own_renderer:
                 renderer.close()
@@ -106,14 +127,22 @@ def run_previz(script_path: str | Path, out_dir: str | Path,
         raise
     files |= {"animatic.mp4": mp4, "animatic.otio": otio_path}
     moved = {name: take / path.relative_to(tmp) for name, path in files.items()}
-    return PrevizResult(take, play, scenes, shots,
-                        [take / b.relative_to(tmp) for b in boards],
-                        take / mp4.name, take / otio_path.name, moved,
-                        moved.get("contact_sheet.html"))
+    return PrevizResult(
+        take,
+        play,
+        scenes,
+        shots,
+        [take / b.relative_to(tmp) for b in boards],
+        take / mp4.name,
+        take / otio_path.name,
+        moved,
+        moved.get("contact_sheet.html"),
+    )
 
 
-def _write_reports(folder: Path, script: Path, play: Screenplay,
-                   scenes: list[SceneBreakdown], shots: list[Shot]) -> dict[str, Path]:
+def _write_reports(
+    folder: Path, script: Path, play: Screenplay, scenes: list[SceneBreakdown], shots: list[Shot]
+) -> dict[str, Path]:
     reports = {
         "screenplay.fountain": script.read_bytes(),
         "breakdown.json": breakdown_json(scenes, play),
@@ -123,8 +152,7 @@ def _write_reports(folder: Path, script: Path, play: Screenplay,
         "shotlist.toml": shots_to_toml(shots),
     }
     if play.warnings:
-        reports["warnings.txt"] = "".join(f"{script}:{w.line}: {w.message}\n"
-                                          for w in play.warnings)
+        reports["warnings.txt"] = "".join(f"{script}:{w.line}: {w.message}\n" for w in play.warnings)
     files = {}
     for name, content in reports.items():
         path = folder / name
@@ -136,9 +164,14 @@ def _write_reports(folder: Path, script: Path, play: Screenplay,
     return files
 
 
-def _write_boards(folder: Path, shots: list[Shot], scenes: dict[str, SceneBreakdown],
-                  renderer: BoardRenderer, size: tuple[int, int],
-                  progress: Callable[[str, int, int], None] | None = None) -> list[Path]:
+def _write_boards(
+    folder: Path,
+    shots: list[Shot],
+    scenes: dict[str, SceneBreakdown],
+    renderer: BoardRenderer,
+    size: tuple[int, int],
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[Path]:
     folder.mkdir()
     paths = []
     if progress:
@@ -146,8 +179,9 @@ def _write_boards(folder: Path, shots: list[Shot], scenes: dict[str, SceneBreakd
     for k, shot in enumerate(shots, start=1):
         image = renderer(shot, scenes[shot.scene], *size)
         if not isinstance(image, Image.Image):
-            raise RenderError(f"board renderer returned {type(image).__name__} for shot "
-                              f"{shot.number}; it must return a PIL image")
+            raise RenderError(
+                f"board renderer returned {type(image).__name__} for shot {shot.number}; it must return a PIL image"
+            )
         path = folder / f"{k:03d}_{re.sub(r'[^A-Za-z0-9_-]+', '_', shot.number)}.png"
         image.save(path)
         paths.append(path)

@@ -24,12 +24,12 @@ SIZE_SCALE = {"EWS": 1.0, "WS": 0.78, "MS": 0.56, "MCU": 0.42, "CU": 0.3, "ECU":
 GREY = (92, 92, 96)
 
 
-def write_animatic(board_pngs: list[Path], shots: list[Shot], out_dir: str | Path,
-                   fps: int = 24, name: str = "animatic") -> tuple[Path, Path]:
+def write_animatic(
+    board_pngs: list[Path], shots: list[Shot], out_dir: str | Path, fps: int = 24, name: str = "animatic"
+) -> tuple[Path, Path]:
     """Write ``name.mp4`` and ``name.otio`` into out_dir; return both paths."""
     if len(board_pngs) != len(shots):
-        raise InputError(f"animatic needs one board per shot: got {len(board_pngs)} boards "
-                         f"for {len(shots)} shots")
+        raise InputError(f"animatic needs one board per shot: got {len(board_pngs)} boards for {len(shots)} shots")
     if not shots:
         raise InputError("animatic needs at least one shot")
     out_dir = Path(out_dir)
@@ -45,8 +45,7 @@ def write_animatic(board_pngs: list[Path], shots: list[Shot], out_dir: str | Pat
 # --------------------------------------------------------------------------- MP4
 
 
-def _write_mp4(path: Path, boards: list[Path], shots: list[Shot], frames: list[int],
-               fps: int) -> None:
+def _write_mp4(path: Path, boards: list[Path], shots: list[Shot], frames: list[int], fps: int) -> None:
     width, height = _even_size(open_board(boards[0]).size)
     try:
         with av.open(str(path), "w") as container:
@@ -91,8 +90,9 @@ def captioned(image: Image.Image, shot: Shot) -> Image.Image:
     draw = ImageDraw.Draw(overlay)
     draw.rectangle((0, h - strip, w, h), fill=(0, 0, 0, 190))
     label = f"{shot.number}  {shot.size} {shot.move}  {shot.duration_s:g}s  {shot.description}"
-    draw.text((strip // 3, h - strip // 2), _fit(label, font, w - strip), font=font,
-              fill=(255, 255, 255, 255), anchor="lm")
+    draw.text(
+        (strip // 3, h - strip // 2), _fit(label, font, w - strip), font=font, fill=(255, 255, 255, 255), anchor="lm"
+    )
     return Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB")
 
 
@@ -115,22 +115,26 @@ def _fit(text: str, font, width: int) -> str:
 # --------------------------------------------------------------------------- OTIO
 
 
-def _write_otio(path: Path, boards: list[Path], shots: list[Shot], frames: list[int],
-                fps: int, name: str) -> None:
+def _write_otio(path: Path, boards: list[Path], shots: list[Shot], frames: list[int], fps: int, name: str) -> None:
     timeline = otio.schema.Timeline(name=name, global_start_time=otio.opentime.RationalTime(0, fps))
     track = otio.schema.Track(name="boards", kind=otio.schema.TrackKind.Video)
     for board, shot, count in zip(boards, shots, frames):
-        span = otio.opentime.TimeRange(otio.opentime.RationalTime(0, fps),
-                                       otio.opentime.RationalTime(count, fps))
+        span = otio.opentime.TimeRange(otio.opentime.RationalTime(0, fps), otio.opentime.RationalTime(count, fps))
         ref = otio.schema.ExternalReference(
-            target_url=Path(os.path.relpath(board, path.parent)).as_posix(), available_range=span)
-        clip = otio.schema.Clip(name=shot.number, media_reference=ref, source_range=span,
-                                metadata={"setpiece": shot.to_dict()})
-        clip.markers.append(otio.schema.Marker(
-            name=shot.number,
-            marked_range=otio.opentime.TimeRange(otio.opentime.RationalTime(0, fps),
-                                                 otio.opentime.RationalTime(0, fps)),
-            metadata={"setpiece": {"shot": shot.number, "scene": shot.scene, "kind": shot.kind}}))
+            target_url=Path(os.path.relpath(board, path.parent)).as_posix(), available_range=span
+        )
+        clip = otio.schema.Clip(
+            name=shot.number, media_reference=ref, source_range=span, metadata={"setpiece": shot.to_dict()}
+        )
+        clip.markers.append(
+            otio.schema.Marker(
+                name=shot.number,
+                marked_range=otio.opentime.TimeRange(
+                    otio.opentime.RationalTime(0, fps), otio.opentime.RationalTime(0, fps)
+                ),
+                metadata={"setpiece": {"shot": shot.number, "scene": shot.scene, "kind": shot.kind}},
+            )
+        )
         track.append(clip)
     timeline.tracks.append(track)
     otio.adapters.write_to_file(timeline, str(path))
@@ -152,12 +156,9 @@ def placeholder_board(shot: Shot, size: tuple[int, int] = (640, 360)) -> Image.I
     box = (cx - fw / 2, cy - fh / 2, cx + fw / 2, cy + fh / 2)
     draw.rectangle(box, outline=(235, 235, 235), width=max(1, h // 120))
     big, small = _font(max(8, h // 8)), _font(max(7, h // 16))
-    draw.text((w / 2, cy), f"{shot.number}  {shot.size}", font=big, fill=(250, 250, 250),
-              anchor="mm")
+    draw.text((w / 2, cy), f"{shot.number}  {shot.size}", font=big, fill=(250, 250, 250), anchor="mm")
     detail = f"{shot.kind} · {shot.angle} · {shot.lens_mm:g}mm · {shot.move}"
-    draw.text((w / 2, cy + h // 8), _fit(detail, small, w - 8), font=small,
-              fill=(215, 215, 215), anchor="mm")
+    draw.text((w / 2, cy + h // 8), _fit(detail, small, w - 8), font=small, fill=(215, 215, 215), anchor="mm")
     if shot.subject:
-        draw.text((w / 2, h * 0.08), _fit(shot.subject, small, w - 8), font=small,
-                  fill=(200, 200, 200), anchor="mm")
+        draw.text((w / 2, h * 0.08), _fit(shot.subject, small, w - 8), font=small, fill=(200, 200, 200), anchor="mm")
     return image

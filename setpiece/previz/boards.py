@@ -49,11 +49,10 @@ from setpiece.previz.animatic import _fit, _font
 from setpiece.previz.breakdown import SceneBreakdown
 from setpiece.previz.shotlist import Shot
 from setpiece.render.passes import Passes
-from setpiece.world.building import make_building
 from setpiece.spec import BuildingSection
+from setpiece.world.building import make_building
 
-__all__ = ["Actor", "Blocking", "Board", "StoryboardRenderer", "block_scene", "frame_shot",
-           "storyboard"]
+__all__ = ["Actor", "Blocking", "Board", "StoryboardRenderer", "block_scene", "frame_shot", "storyboard"]
 
 SENSOR_WIDTH = 36.0  # mm, full-frame, as ShotSpec's camera
 SUPERSAMPLE = 2  # boards are drawn at this multiple and reduced...
@@ -63,8 +62,14 @@ GROUND = (0.30, 0.30, 0.29)
 
 # Muted linear-RGB costume colours; a name picks one by hash, the same in every scene.
 CHARACTER_COLORS = (
-    (0.42, 0.10, 0.08), (0.08, 0.18, 0.42), (0.18, 0.30, 0.08), (0.50, 0.34, 0.05),
-    (0.26, 0.11, 0.36), (0.05, 0.30, 0.28), (0.46, 0.18, 0.04), (0.20, 0.22, 0.30),
+    (0.42, 0.10, 0.08),
+    (0.08, 0.18, 0.42),
+    (0.18, 0.30, 0.08),
+    (0.50, 0.34, 0.05),
+    (0.26, 0.11, 0.36),
+    (0.05, 0.30, 0.28),
+    (0.46, 0.18, 0.04),
+    (0.20, 0.22, 0.30),
 )
 SKIN = (0.50, 0.33, 0.24)
 HAIR = (0.05, 0.04, 0.035)
@@ -86,8 +91,7 @@ SUN_AZIMUTH = 205.0  # from the camera side (-Y), a little from the left
 INT_SUN_ELEVATION = 55.0  # rooms have no ceiling: a high key keeps walls from shading it all
 
 # Frame bottom/top as fractions of the subject's height, per shot size.
-BODY_FRAME = {"WS": (-0.16, 1.30), "MS": (0.42, 1.07), "MCU": (0.62, 1.05),
-              "CU": (0.755, 1.035), "ECU": (0.875, 0.985)}
+BODY_FRAME = {"WS": (-0.16, 1.30), "MS": (0.42, 1.07), "MCU": (0.62, 1.05), "CU": (0.755, 1.035), "ECU": (0.875, 0.985)}
 EWS_BODIES = 6.0  # an EWS on people is this many body heights tall
 # Frame height (m) on a place (VFX beat, prop) per size, outside and inside.
 PLACE_FRAME = {"EWS": 40.0, "WS": 14.0, "MS": 6.0, "MCU": 3.0, "CU": 1.6, "ECU": 0.6}
@@ -100,12 +104,15 @@ DUTCH_ROLL = 12.0  # degrees
 
 GLOW = {"fire": (1.5, 0.42, 0.05), "explosion": (1.7, 0.6, 0.08), "sparks": (3.0, 2.0, 0.4)}
 SMALL_FX = ("cracks", "sparks", "glass")
-FX_CATEGORIES = ("collapse", "explosion", "fire", "glass", "debris", "cracks", "dust", "smoke",
-                 "sparks", "shake")
+FX_CATEGORIES = ("collapse", "explosion", "fire", "glass", "debris", "cracks", "dust", "smoke", "sparks", "shake")
 
-_WORD_NUMBERS = {w: n for n, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen twenty".split())}
+_WORD_NUMBERS = {
+    w: n
+    for n, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+}
 _STOREYS = re.compile(r"\b(\d{1,2}|[a-z]+)[- ]stor(?:e)?(?:y|ies|eys)\b", re.I)
 _ALSO = re.compile(r"\[also: ([^\]]*)\]")
 
@@ -196,9 +203,13 @@ def _rotation(rng: np.random.Generator) -> np.ndarray:
     q = rng.normal(size=4)
     q /= np.linalg.norm(q)
     w, x, y, z = q
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
 
 
 def _chunk(rng, centre, size, color) -> Mesh:
@@ -245,21 +256,33 @@ def mannequin(color, height: float = 1.75) -> Mesh:
         pieces.append(_limb(elbow, hand, 0.043 * s, 0.036 * s, body))
         pieces.append(_sphere(hand, 0.045 * s, SKIN))
     pieces.append(_box((-0.1 * s, -0.17 * s, 0.84 * s), (0.1 * s, 0.17 * s, 1.0 * s), legs))
-    torso = np.vstack([_ring((0, 0), 0.10 * s, 0.165 * s, 0.95 * s, 10),
-                       _ring((0, 0), 0.125 * s, 0.215 * s, 1.36 * s, 10),
-                       _ring((0, 0), 0.09 * s, 0.17 * s, 1.47 * s, 10)])
+    torso = np.vstack(
+        [
+            _ring((0, 0), 0.10 * s, 0.165 * s, 0.95 * s, 10),
+            _ring((0, 0), 0.125 * s, 0.215 * s, 1.36 * s, 10),
+            _ring((0, 0), 0.09 * s, 0.17 * s, 1.47 * s, 10),
+        ]
+    )
     pieces.append(_hull(torso, body))
     pieces.append(_limb((0, 0, 1.44 * s), (0.01 * s, 0, 1.56 * s), 0.05 * s, 0.045 * s, SKIN))
     head = _sphere((0.01 * s, 0, 1.635 * s), 0.105 * s, SKIN, fine=True, squash=1.15)
     centres = head.vertices[head.faces].mean(axis=1) - np.array([0.01 * s, 0, 1.635 * s])
-    hair = (centres[:, 0] < -0.03 * s) | (centres[:, 2] > 0.07 * s) | (
-        (centres[:, 0] < 0.03 * s) & (centres[:, 2] > 0.02 * s))
+    hair = (
+        (centres[:, 0] < -0.03 * s)
+        | (centres[:, 2] > 0.07 * s)
+        | ((centres[:, 0] < 0.03 * s) & (centres[:, 2] > 0.02 * s))
+    )
     head.color = np.where(hair[:, None], np.asarray(HAIR), np.asarray(SKIN))
     pieces.append(head)
     pieces.append(_box((0.095 * s, -0.017 * s, 1.60 * s), (0.135 * s, 0.017 * s, 1.645 * s), SKIN))
     for side in (-1, 1):  # eyes: which way a head faces reads at any size
-        pieces.append(_box((0.088 * s, (side * 0.042 - 0.014) * s, 1.655 * s),
-                           (0.112 * s, (side * 0.042 + 0.014) * s, 1.675 * s), HAIR))
+        pieces.append(
+            _box(
+                (0.088 * s, (side * 0.042 - 0.014) * s, 1.655 * s),
+                (0.112 * s, (side * 0.042 + 0.014) * s, 1.675 * s),
+                HAIR,
+            )
+        )
     return _merge(pieces, "mannequin")
 
 
@@ -288,10 +311,39 @@ class Actor:
 # =========================================================================== props
 
 
-_ROUND = ("flashlight", "bottle", "cup", "mug", "coffee", "extinguisher", "fire extinguisher",
-          "dynamite", "stopwatch", "timer", "megaphone", "bullhorn", "hose", "rope")
-_FLAT = ("clipboard", "map", "letter", "photo", "photograph", "book", "notebook", "folder",
-         "envelope", "blueprint", "newspaper", "tablet", "laptop", "badge", "wallet")
+_ROUND = (
+    "flashlight",
+    "bottle",
+    "cup",
+    "mug",
+    "coffee",
+    "extinguisher",
+    "fire extinguisher",
+    "dynamite",
+    "stopwatch",
+    "timer",
+    "megaphone",
+    "bullhorn",
+    "hose",
+    "rope",
+)
+_FLAT = (
+    "clipboard",
+    "map",
+    "letter",
+    "photo",
+    "photograph",
+    "book",
+    "notebook",
+    "folder",
+    "envelope",
+    "blueprint",
+    "newspaper",
+    "tablet",
+    "laptop",
+    "badge",
+    "wallet",
+)
 _DOME = ("hard hat", "hardhat", "helmet")
 
 
@@ -303,8 +355,7 @@ def prop_mesh(name: str, color) -> tuple[Mesh, np.ndarray]:
         pts = np.vstack([pts[pts[:, 2] >= 0], _ring((0, 0), 0.19, 0.16, 0.0, 12)])
         return _hull(pts, color), np.array([0.38, 0.32, 0.13])
     if n in _ROUND:
-        length = 0.26 if n in ("flashlight", "megaphone", "bullhorn", "extinguisher",
-                                "fire extinguisher") else 0.14
+        length = 0.26 if n in ("flashlight", "megaphone", "bullhorn", "extinguisher", "fire extinguisher") else 0.14
         if n in ("flashlight", "megaphone", "bullhorn", "dynamite", "hose", "rope"):
             m = _limb((-length / 2, 0, 0.035), (length / 2, 0, 0.035), 0.03, 0.04, color, 10)
             return m, np.array([length, 0.08, 0.08])
@@ -421,8 +472,7 @@ def shot_categories(shot: Shot) -> list[str]:
     lead = shot.subject.lower() if shot.subject.lower() in FX_CATEGORIES else "collapse"
     out = [lead]
     if m := _ALSO.search(shot.description):
-        out += [c.strip().lower() for c in m.group(1).split(",")
-                if c.strip().lower() in FX_CATEGORIES]
+        out += [c.strip().lower() for c in m.group(1).split(",") if c.strip().lower() in FX_CATEGORIES]
     return list(dict.fromkeys(out))
 
 
@@ -506,19 +556,30 @@ def _room(blk: Blocking, scene: SceneBreakdown, rng) -> None:
     pieces.append(_box((x1 - 0.02, y0, 0), (x1, y1, 0.1), skirt))
     blk.room = (x0, x1, y0, y1, h)
     blk.stage = np.array([-0.3, 0.9, 0.0])
-    blk.anchors = {"wall": np.array([-1.2, y1, 2.1]), "window": np.array([(wx0 + wx1) / 2, y1, 1.55]),
-                   "ceiling": np.array([-0.3, 0.9, h]), "floor": np.array([-0.3, 0.9, 0.0])}
+    blk.anchors = {
+        "wall": np.array([-1.2, y1, 2.1]),
+        "window": np.array([(wx0 + wx1) / 2, y1, 1.55]),
+        "ceiling": np.array([-0.3, 0.9, h]),
+        "floor": np.array([-0.3, 0.9, 0.0]),
+    }
     name = (scene.location or scene.heading).upper()
     surface = 0.76
     if "STAIR" in name:
         for k in range(15):
-            pieces.append(_box((x1 - 2.0, -2.6 + k * 0.32, 0), (x1, -2.6 + (k + 1) * 0.32, (k + 1) * 0.19),
-                               _tint((0.45, 0.43, 0.40), rng, 0.02)))
+            pieces.append(
+                _box(
+                    (x1 - 2.0, -2.6 + k * 0.32, 0),
+                    (x1, -2.6 + (k + 1) * 0.32, (k + 1) * 0.19),
+                    _tint((0.45, 0.43, 0.40), rng, 0.02),
+                )
+            )
         rail = (0.12, 0.12, 0.12)
         pieces.append(_limb((x1 - 2.0, -2.45, 1.1), (x1 - 2.0, -2.6 + 15 * 0.32, 3.95), 0.03, 0.03, rail, 6))
         for k in (0, 5, 10, 14):
             y = -2.45 + k * 0.32
-            pieces.append(_box((x1 - 2.03, y - 0.02, (k + 1) * 0.19), (x1 - 1.97, y + 0.02, 1.1 + k * 0.19 + 0.05), rail))
+            pieces.append(
+                _box((x1 - 2.03, y - 0.02, (k + 1) * 0.19), (x1 - 1.97, y + 0.02, 1.1 + k * 0.19 + 0.05), rail)
+            )
         # a landing crate holds the props
         table = ((-3.3, 2.2), (1.0, 0.7), 0.6)
     elif any(k in name for k in ("KITCHEN", "BAR", "DINER", "CAFE", "PUB", "COUNTER")):
@@ -575,8 +636,7 @@ def _street(blk: Blocking, scene: SceneBreakdown, groups, notes: str, rng) -> No
             x0 = x if side > 0 else x - bw
             pieces += _proxy_building((x0, front), (bw, bd), bh, rng)
             tallest = max(tallest, bh)
-            blk.anchors.setdefault("neighbour" if side < 0 else "neighbour_r",
-                                   np.array([x0 + bw / 2, front, 5.4]))
+            blk.anchors.setdefault("neighbour" if side < 0 else "neighbour_r", np.array([x0 + bw / 2, front, 5.4]))
             x += side * (bw + rng.uniform(2.5, 6.0))
     # set dressing the scene names
     props = {p.name for p in scene.props}
@@ -591,8 +651,9 @@ def _street(blk: Blocking, scene: SceneBreakdown, groups, notes: str, rng) -> No
         blk.add(_merge(_tape(w, d, front, rng), "tape"), "set:tape")
     if "traffic cone" in props:
         for k in range(5):
-            pieces.append(_limb((-4 + 2 * k, front - 3.9, 0.02), (-4 + 2 * k, front - 3.9, 0.7),
-                                0.17, 0.02, (0.6, 0.2, 0.05), 8))
+            pieces.append(
+                _limb((-4 + 2 * k, front - 3.9, 0.02), (-4 + 2 * k, front - 3.9, 0.7), 0.17, 0.02, (0.6, 0.2, 0.05), 8)
+            )
     hero_h = 0.0
     if hero_needed:
         hero_h = _hero(blk, section, ruins, rng)
@@ -634,18 +695,22 @@ def _park(blk: Blocking, rng) -> None:
         h = rng.uniform(5, 11)
         pieces.append(_limb((x, y, 0), (x, y, h * 0.5), 0.22, 0.15, (0.16, 0.11, 0.07), 6))
         crown = (0.12, 0.20, 0.08) if rng.uniform() < 0.6 else (0.16, 0.22, 0.09)
-        pieces.append(_sphere((x, y, h * 0.62), h * rng.uniform(0.25, 0.35), _tint(crown, rng, 0.15),
-                              squash=1.2))
+        pieces.append(_sphere((x, y, h * 0.62), h * rng.uniform(0.25, 0.35), _tint(crown, rng, 0.15), squash=1.2))
     for k in range(8):
         x = -120 + 30 * k + rng.uniform(-5, 5)
-        pieces.append(_box((x, 120, 0), (x + rng.uniform(12, 25), 135, rng.uniform(10, 35)),
-                           _tint((0.45, 0.45, 0.45), rng, 0.1)))
+        pieces.append(
+            _box((x, 120, 0), (x + rng.uniform(12, 25), 135, rng.uniform(10, 35)), _tint((0.45, 0.45, 0.45), rng, 0.1))
+        )
     blk.add(_merge(pieces, "park"), "set")
     blk.front = -5.0
     blk.tallest = 11.0
     blk.stage = np.array([0.4, -10.6, 0.03])
-    blk.anchors = {"table": np.array([bx, by, 0.47]), "table_size": np.array([1.8, 0.5, 0]),
-                   "base": np.array([0.0, -5.0, 1.0]), "window": np.array([0.0, -5.0, 2.0])}
+    blk.anchors = {
+        "table": np.array([bx, by, 0.47]),
+        "table_size": np.array([1.8, 0.5, 0]),
+        "base": np.array([0.0, -5.0, 1.0]),
+        "window": np.array([0.0, -5.0, 2.0]),
+    }
 
 
 def _proxy_building(lo_xy, size, height, rng) -> list[Mesh]:
@@ -665,8 +730,7 @@ def _proxy_building(lo_xy, size, height, rng) -> list[Mesh]:
     n = max(2, int(bw // 3.0))
     for k in range(n + 1):
         x = x0 + bw * k / n
-        out.append(_box((x - 0.18, y0 - 0.07, 3.4 if height >= 9 else 0.6),
-                        (x + 0.18, y0 + 0.01, height - 0.4), body))
+        out.append(_box((x - 0.18, y0 - 0.07, 3.4 if height >= 9 else 0.6), (x + 0.18, y0 + 0.01, height - 0.4), body))
     out.append(_box((x0 - 0.1, y0 - 0.1, height), (x0 + bw + 0.1, y0 + bd + 0.1, height + 0.4), body))
     return out
 
@@ -680,11 +744,21 @@ def _vehicle(xy, kind, color) -> list[Mesh]:
         out.append(_box((x - 1.1, y - 0.82, 0.3 + height * 0.5), (x + 0.9, y + 0.82, 0.3 + height), glass))
         out.append(_box((x - 1.0, y - 0.78, 0.3 + height * 0.95), (x + 0.8, y + 0.78, 0.3 + height + 0.02), color))
     else:
-        out.append(_box((x - length / 2, y - 0.9, 0.3 + height * 0.5), (x + length / 2 - 0.9, y + 0.9, 0.3 + height), color))
-        out.append(_box((x + length / 2 - 0.9, y - 0.85, 0.3 + height * 0.5), (x + length / 2 - 0.2, y + 0.85, 0.3 + height * 0.9), glass))
+        out.append(
+            _box((x - length / 2, y - 0.9, 0.3 + height * 0.5), (x + length / 2 - 0.9, y + 0.9, 0.3 + height), color)
+        )
+        out.append(
+            _box(
+                (x + length / 2 - 0.9, y - 0.85, 0.3 + height * 0.5),
+                (x + length / 2 - 0.2, y + 0.85, 0.3 + height * 0.9),
+                glass,
+            )
+        )
     for dx in (-length / 2 + 0.8, length / 2 - 0.8):
         for dy in (-0.85, 0.85):
-            out.append(_limb((x + dx, y + dy - 0.12, 0.33), (x + dx, y + dy + 0.12, 0.33), 0.33, 0.33, (0.03, 0.03, 0.03), 8))
+            out.append(
+                _limb((x + dx, y + dy - 0.12, 0.33), (x + dx, y + dy + 0.12, 0.33), 0.33, 0.33, (0.03, 0.03, 0.03), 8)
+            )
     return out
 
 
@@ -697,7 +771,7 @@ def _tape(w, d, front, rng) -> list[Mesh]:
     for (ax, ay), (bx, by) in zip(corners[:-1], corners[1:]):
         n = max(1, int(math.hypot(bx - ax, by - ay) // 4))
         pts = [(ax + (bx - ax) * k / n, ay + (by - ay) * k / n) for k in range(n + 1)]
-        for (px, py) in pts:
+        for px, py in pts:
             out.append(_box((px - 0.04, py - 0.04, 0), (px + 0.04, py + 0.04, 1.1), post))
         lo = (min(ax, bx) - 0.02, min(ay, by) - 0.02, 0.95)
         hi = (max(ax, bx) + 0.02, max(ay, by) + 0.02, 1.03)
@@ -709,7 +783,7 @@ def _hero(blk: Blocking, section: BuildingSection, ruins: bool, rng) -> float:
     building = make_building(section)
     w, d = section.footprint
     floors: dict[int, list[Mesh]] = {}
-    for k, e in enumerate(building.elements):
+    for _k, e in enumerate(building.elements):
         color = _tint(building.color, rng, 0.06 if e.kind != "band" else 0.03)
         floors.setdefault(e.floor, []).append(_box(e.lo, e.hi, color))
     hx, hy = w / 2 - section.wall_thickness, d / 2 - section.wall_thickness
@@ -757,8 +831,14 @@ def _rubble(building, section: BuildingSection, rng) -> Mesh:
             pieces.append(_box(e.lo, (e.hi[0], e.hi[1], min(top, e.hi[2])), _tint(color, rng, 0.06)))
     for _ in range(6):  # slabs leaning on the heap
         x, y = rng.uniform(-w / 2, w / 3), rng.uniform(-d / 3, d / 3)
-        pieces.append(_chunk(rng, (x, y, rng.uniform(1.0, peak)), (rng.uniform(3, 5), rng.uniform(2, 3), 0.3),
-                             _tint(color, rng, 0.05)))
+        pieces.append(
+            _chunk(
+                rng,
+                (x, y, rng.uniform(1.0, peak)),
+                (rng.uniform(3, 5), rng.uniform(2, 3), 0.3),
+                _tint(color, rng, 0.05),
+            )
+        )
     return _merge(pieces, "rubble")
 
 
@@ -794,8 +874,7 @@ def _place_actors(blk: Blocking, cast: list[str]) -> None:
         height = character_height(name)
         mesh = _moved(mannequin(CHARACTER_COLORS[color_index], height), _yaw_matrix(yaw, pos))
         part = blk.add(mesh, f"character:{name}")
-        blk.actors[name] = Actor(name, np.asarray(pos, float), yaw, height, part,
-                                 CHARACTER_COLORS[color_index])
+        blk.actors[name] = Actor(name, np.asarray(pos, float), yaw, height, part, CHARACTER_COLORS[color_index])
 
 
 def _place_props(blk: Blocking, scene: SceneBreakdown) -> None:
@@ -813,7 +892,7 @@ def _place_props(blk: Blocking, scene: SceneBreakdown) -> None:
         mesh, size = prop_mesh(name, PROP_COLORS[k % len(PROP_COLORS)])
         x = table[0] - spacing * (len(names) - 1) / 2 + spacing * k
         where = np.array([x, table[1] + (0.08 if k % 2 else -0.1), table[2]])
-        yaw = math.radians(((_seed(name) % 50) - 25))
+        yaw = math.radians((_seed(name) % 50) - 25)
         part = blk.add(_moved(mesh, _yaw_matrix(yaw, where)), f"prop:{name}")
         blk.props[name] = PropPlace(name, where + [0, 0, size[2] / 2], size, part)
 
@@ -825,18 +904,31 @@ def _fx_anchor(blk: Blocking, lead: str, after_collapse: bool) -> tuple[np.ndarr
     """Where a beat happens and how big its proxies are (metres)."""
     a = blk.anchors
     if not blk.exterior:
-        where = {"cracks": a["wall"], "glass": a["window"], "fire": a["wall"] - [0, 0.3, 1.0],
-                 "sparks": a["wall"] - [0, 0, 0.6], "explosion": a["floor"] + [0, 0, 1.0]}
+        where = {
+            "cracks": a["wall"],
+            "glass": a["window"],
+            "fire": a["wall"] - [0, 0.3, 1.0],
+            "sparks": a["wall"] - [0, 0, 0.6],
+            "explosion": a["floor"] + [0, 0, 1.0],
+        }
         return where.get(lead, a["ceiling"]).astype(float), 0.6
     ruined = blk.ruined or after_collapse
     if blk.hero is not None and ruined and lead in ("debris", "dust", "smoke", "fire", "shake"):
         return a["rubble"].astype(float), 1.0
     if lead == "glass" and ruined:
         return a["neighbour"].astype(float), 0.6
-    table = {"collapse": ("base", 3.0), "explosion": ("base", 2.0), "dust": ("base", 1.5),
-             "smoke": ("middle", 2.0), "debris": ("base", 1.0), "shake": ("base", 0.8),
-             "cracks": ("pier", 0.35), "sparks": ("pier", 0.4), "glass": ("window", 0.6),
-             "fire": ("upper", 0.9)}
+    table = {
+        "collapse": ("base", 3.0),
+        "explosion": ("base", 2.0),
+        "dust": ("base", 1.5),
+        "smoke": ("middle", 2.0),
+        "debris": ("base", 1.0),
+        "shake": ("base", 0.8),
+        "cracks": ("pier", 0.35),
+        "sparks": ("pier", 0.4),
+        "glass": ("window", 0.6),
+        "fire": ("upper", 0.9),
+    }
     key, scale = table.get(lead, ("base", 1.0))
     return np.asarray(a.get(key, a.get("base", np.zeros(3))), float), scale
 
@@ -872,7 +964,7 @@ def _fx_meshes(cat: str, anchor: np.ndarray, s: float, blk: Blocking, rng) -> li
     ground = 0.0
     if cat in ("dust", "collapse", "shake"):
         n = 22 if cat == "collapse" else 9
-        spread = (blk.hero.footprint[0] * 0.8 if cat == "collapse" and blk.hero else 2.5 * s)
+        spread = blk.hero.footprint[0] * 0.8 if cat == "collapse" and blk.hero else 2.5 * s
         for _ in range(n):
             c = anchor + [rng.normal(0, spread * 0.5), rng.normal(-0.3 * spread, spread * 0.35), 0]
             c[2] = max(ground, anchor[2] - s + abs(rng.normal(0, s * 1.2)))
@@ -881,8 +973,9 @@ def _fx_meshes(cat: str, anchor: np.ndarray, s: float, blk: Blocking, rng) -> li
     if cat == "smoke":
         for k in range(10):
             c = anchor + [rng.normal(0, s * 0.5), rng.normal(-0.5, s * 0.4), s * 0.7 * k]
-            out.append(_sphere(c, s * rng.uniform(0.7, 1.2) * (1 + 0.08 * k), _tint((0.16, 0.16, 0.17), rng, 0.1),
-                               fine=True))
+            out.append(
+                _sphere(c, s * rng.uniform(0.7, 1.2) * (1 + 0.08 * k), _tint((0.16, 0.16, 0.17), rng, 0.1), fine=True)
+            )
     if cat in ("debris", "collapse", "explosion", "shake"):
         n = {"debris": 40, "collapse": 60, "explosion": 30, "shake": 14}[cat]
         height = s * (4.0 if blk.exterior else 3.5)
@@ -891,12 +984,20 @@ def _fx_meshes(cat: str, anchor: np.ndarray, s: float, blk: Blocking, rng) -> li
             top = height if blk.exterior else max(0.2, anchor[2] - 0.2)
             c[2] = rng.uniform(0.1, top) if blk.exterior else rng.uniform(0.2, top)
             size = s * rng.uniform(0.05, 0.22, size=3) * (1 if blk.exterior else 0.5)
-            out.append(_chunk(rng, c, size, _tint((0.55, 0.53, 0.50) if not blk.exterior else (0.40, 0.38, 0.35), rng, 0.1)))
+            out.append(
+                _chunk(rng, c, size, _tint((0.55, 0.53, 0.50) if not blk.exterior else (0.40, 0.38, 0.35), rng, 0.1))
+            )
     if cat == "glass":
         for _ in range(45):
             c = anchor + outward * rng.uniform(0.1, 2.5 * s) + [rng.normal(0, s * 0.8), 0, rng.normal(0, s * 0.5)]
-            out.append(_chunk(rng, c, (s * rng.uniform(0.05, 0.2), 0.01, s * rng.uniform(0.05, 0.25)),
-                              _tint((0.45, 0.62, 0.68), rng, 0.1)))
+            out.append(
+                _chunk(
+                    rng,
+                    c,
+                    (s * rng.uniform(0.05, 0.2), 0.01, s * rng.uniform(0.05, 0.25)),
+                    _tint((0.45, 0.62, 0.68), rng, 0.1),
+                )
+            )
     if cat in ("fire", "explosion"):
         n = 9 if cat == "fire" else 14
         for _ in range(n):
@@ -936,9 +1037,16 @@ class Framing:
 
     def camera(self, width: int, height: int) -> Camera:
         d = float(np.linalg.norm(self.target - self.position))
-        return Camera(tuple(map(float, self.position)), tuple(map(float, self.target)),
-                      float(self.focal_length), SENSOR_WIDTH, width, height,
-                      near=max(0.03, min(1.0, d * 0.02)), far=5000.0)
+        return Camera(
+            tuple(map(float, self.position)),
+            tuple(map(float, self.target)),
+            float(self.focal_length),
+            SENSOR_WIDTH,
+            width,
+            height,
+            near=max(0.03, min(1.0, d * 0.02)),
+            far=5000.0,
+        )
 
 
 def _fov(focal: float, aspect: float) -> tuple[float, float]:
@@ -951,8 +1059,9 @@ def _direction(yaw: float) -> np.ndarray:
     return np.array([math.cos(yaw), math.sin(yaw), 0.0])
 
 
-def _place_camera(target, frame_h, frame_w, look_from, angle, focal, aspect, eye_z=None,
-                  depth=0.0) -> tuple[np.ndarray, np.ndarray]:
+def _place_camera(
+    target, frame_h, frame_w, look_from, angle, focal, aspect, eye_z=None, depth=0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Camera position framing a region of frame_h x frame_w metres at target, seen
     from the horizontal direction look_from (unit, from the target towards the camera)."""
     tx, ty = _fov(focal, aspect)
@@ -998,8 +1107,15 @@ def frame_shot(shot: Shot, blk: Blocking, width: int, height: int) -> Framing:
         if prop is not None:
             look = _rotate(front, math.radians(-20))
             frame = max(max(prop.size) * PROP_FRAME[size], PROP_FRAME_MIN[size])
-            pos, tgt = _place_camera(prop.center, frame, frame * aspect, look,
-                                     "high" if cam_angle == "eye level" else cam_angle, focal, aspect)
+            pos, tgt = _place_camera(
+                prop.center,
+                frame,
+                frame * aspect,
+                look,
+                "high" if cam_angle == "eye level" else cam_angle,
+                focal,
+                aspect,
+            )
             return _unblocked(_clamped(Framing(pos, tgt, focal, roll, max(6.0, frame * 4)), blk), blk)
     if shot.kind == "vfx":
         fr = _vfx_framing(shot, blk, size, cam_angle, focal, aspect, roll)
@@ -1012,8 +1128,7 @@ def frame_shot(shot: Shot, blk: Blocking, width: int, height: int) -> Framing:
         if size == "EWS":
             return _environment(blk, size, cam_angle, focal, aspect, roll, establishing=False)
         return _group(group, blk, size, cam_angle, focal, aspect, roll)
-    return _environment(blk, size, cam_angle, focal, aspect, roll,
-                        establishing=shot.kind == "establishing")
+    return _environment(blk, size, cam_angle, focal, aspect, roll, establishing=shot.kind == "establishing")
 
 
 def _blocked_by(pos: np.ndarray, target: np.ndarray, blk: Blocking, keep=()) -> list[Actor]:
@@ -1088,8 +1203,7 @@ def _group(group: list[Actor], blk, size, angle, focal, aspect, roll) -> Framing
         frame_h = tallest * (t - b)
         target = centre + [0, 0, tallest * (b + t) / 2]
     eye = np.mean([a.eye[2] for a in group])
-    pos, tgt = _place_camera(target, frame_h, across, look, angle, focal, aspect, eye_z=eye,
-                             depth=depth / 2)
+    pos, tgt = _place_camera(target, frame_h, across, look, angle, focal, aspect, eye_z=eye, depth=depth / 2)
     return _clamped(Framing(pos, tgt, focal, roll, max(10.0, frame_h * 4)), blk)
 
 
@@ -1106,8 +1220,7 @@ def _ots(subject: Actor, other: Actor, size, angle, focal, aspect, roll) -> Fram
     d = max(frame_h / 2 / ty, apart + 0.9)
     offset = max(0.35, min(0.75, 0.32 * d))
     pos = subject.position + u * d + side * offset
-    pos[2] = {"low": other.at(0.62), "high": other.at(1.12),
-              "overhead": other.at(1.3)}.get(angle, other.at(0.89))[2]
+    pos[2] = {"low": other.at(0.62), "high": other.at(1.12), "overhead": other.at(1.3)}.get(angle, other.at(0.89))[2]
     # shift the aim so the subject sits on the third away from the shoulder
     aim = target.copy()
     aim -= side * (frame_h * aspect * 0.12)
@@ -1136,13 +1249,24 @@ def _vfx_framing(shot, blk: Blocking, size, angle, focal, aspect, roll) -> Frami
         lean = 1.15 if state == "collapsing" else 1.0
         if size in ("EWS", "WS"):
             frame_h = hero.height * (1.5 if size == "EWS" else 1.12) * lean
-            target = np.array([-hero.footprint[0] * 0.1 * (lean - 1) * 6, 0.0,
-                               frame_h * 0.42])
-            pos, tgt = _place_camera(target, frame_h, hero.footprint[0] * 1.6, look, angle, focal,
-                                     aspect, eye_z=1.7, depth=hero.footprint[1] / 2)
+            target = np.array([-hero.footprint[0] * 0.1 * (lean - 1) * 6, 0.0, frame_h * 0.42])
+            pos, tgt = _place_camera(
+                target,
+                frame_h,
+                hero.footprint[0] * 1.6,
+                look,
+                angle,
+                focal,
+                aspect,
+                eye_z=1.7,
+                depth=hero.footprint[1] / 2,
+            )
             return _clamped(Framing(pos, tgt, focal, roll, hero.height * 1.6), blk)
-    if hero is not None and state == "ruins" and (size in ("EWS", "WS") or lead in (
-            "debris", "dust", "smoke", "shake", "fire")):
+    if (
+        hero is not None
+        and state == "ruins"
+        and (size in ("EWS", "WS") or lead in ("debris", "dust", "smoke", "shake", "fire"))
+    ):
         # the heap's near edge, where the people are, rather than the middle of it
         frame_h = PLACE_FRAME[size] * (0.6 if size in ("EWS", "WS") else 1.0)
         edge = blk.anchors["rubble_front"][1]
@@ -1166,8 +1290,7 @@ def _vfx_framing(shot, blk: Blocking, size, angle, focal, aspect, roll) -> Frami
 
 def _named(shot: Shot, blk: Blocking) -> list[Actor]:
     """People the shot's description names."""
-    return [a for name, a in blk.actors.items()
-            if re.search(rf"\b{re.escape(name)}\b", shot.description, re.I)]
+    return [a for name, a in blk.actors.items() if re.search(rf"\b{re.escape(name)}\b", shot.description, re.I)]
 
 
 def _environment(blk: Blocking, size, angle, focal, aspect, roll, establishing: bool) -> Framing:
@@ -1177,8 +1300,7 @@ def _environment(blk: Blocking, size, angle, focal, aspect, roll, establishing: 
         look = _rotate(np.array([0.0, -1.0, 0.0]), math.radians(-28 if establishing else -12))
         target = np.array([0.3, (blk.stage[1] + y1) / 2, 1.3])
         frame_w = (x1 - x0) * (0.95 if size in ("EWS", "WS") else 0.6)
-        pos, tgt = _place_camera(target, 0.0, frame_w, look, angle, focal, aspect,
-                                 eye_z=2.3 if establishing else 1.6)
+        pos, tgt = _place_camera(target, 0.0, frame_w, look, angle, focal, aspect, eye_z=2.3 if establishing else 1.6)
         return _clamped(Framing(pos, tgt, focal, roll, 12.0), blk)
     hero_h = blk.hero.height if blk.hero else 16.0
     look = _rotate(np.array([0.0, -1.0, 0.0]), math.radians(-32))
@@ -1188,8 +1310,17 @@ def _environment(blk: Blocking, size, angle, focal, aspect, roll, establishing: 
     if not establishing and size not in ("EWS", "WS"):
         frame_h = PLACE_FRAME[size]
         target = blk.stage + [0, 0, frame_h * 0.45]
-    pos, tgt = _place_camera(target, frame_h, 0.0, look, "high" if establishing and angle == "high" else angle,
-                             focal, aspect, eye_z=1.7, depth=8.0)
+    pos, tgt = _place_camera(
+        target,
+        frame_h,
+        0.0,
+        look,
+        "high" if establishing and angle == "high" else angle,
+        focal,
+        aspect,
+        eye_z=1.7,
+        depth=8.0,
+    )
     return _clamped(Framing(pos, tgt, focal, roll, max(30.0, hero_h * 1.8)), blk)
 
 
@@ -1307,8 +1438,13 @@ class StoryboardRenderer:
     draws 3D blocking with the preview renderer. Give it every scene and shot up
     front to share one GL context; call close() (or use ``with``) when done."""
 
-    def __init__(self, scenes: list[SceneBreakdown] = (), shots: list[Shot] = (),
-                 label: bool = True, batch_triangles: int = BATCH_TRIANGLES):
+    def __init__(
+        self,
+        scenes: list[SceneBreakdown] = (),
+        shots: list[Shot] = (),
+        label: bool = True,
+        batch_triangles: int = BATCH_TRIANGLES,
+    ):
         self.label = label
         self.batch_triangles = batch_triangles
         self._shots = {}
@@ -1348,8 +1484,11 @@ class StoryboardRenderer:
         blk = self._blockings.get(scene.number)
         known = self._shots.setdefault(scene.number, [])
         missing = blk is None or any(c.strip().upper() not in blk.actors for c in shot.characters)
-        if blk is not None and shot.kind == "vfx" and not any(
-                g.line == shot.line and g.lead == shot_categories(shot)[0] for g in blk.fx):
+        if (
+            blk is not None
+            and shot.kind == "vfx"
+            and not any(g.line == shot.line and g.lead == shot_categories(shot)[0] for g in blk.fx)
+        ):
             missing = True
         if missing:
             if shot not in known:
@@ -1374,8 +1513,7 @@ class StoryboardRenderer:
             offsets[number] = len(parts)
             parts += blk.parts
             exposure += blk.exposure
-        renderer = PreviewRenderer(parts, exposure, ground_color=GROUND, ground_size=3000.0,
-                                   supersample=1)
+        renderer = PreviewRenderer(parts, exposure, ground_color=GROUND, ground_size=3000.0, supersample=1)
         self._active = (index, renderer, offsets)
         return renderer, offsets[scene_number]
 
@@ -1384,7 +1522,7 @@ class StoryboardRenderer:
             self._active[1].release()
             self._active = None
 
-    def __enter__(self) -> "StoryboardRenderer":
+    def __enter__(self) -> StoryboardRenderer:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -1410,10 +1548,18 @@ class StoryboardRenderer:
         big_w, big_h = int(math.ceil(width * ss * grow)), int(math.ceil(height * ss * grow))
         big_w, big_h = big_w + (big_w - width * ss) % 2, big_h + (big_h - height * ss) % 2
         cam = framing.camera(big_w, big_h)
-        cam = Camera(cam.position, cam.target, cam.focal_length, SENSOR_WIDTH * big_w / (width * ss),
-                     big_w, big_h, cam.near, cam.far)
+        cam = Camera(
+            cam.position,
+            cam.target,
+            cam.focal_length,
+            SENSOR_WIDTH * big_w / (width * ss),
+            big_w,
+            big_h,
+            cam.near,
+            cam.far,
+        )
         xf = np.repeat(np.broadcast_to(HIDDEN, (4, 4))[None], renderer.n_parts, axis=0).copy()
-        xf[offset:offset + len(blk.parts)] = shot_pose(shot, blk)
+        xf[offset : offset + len(blk.parts)] = shot_pose(shot, blk)
         sun, sun_rgb, sky_rgb, exposure = _light(blk)
         ctx = getattr(renderer, "ctx", None)
         if ctx is not None:  # another renderer's GL context may be current: use ours
@@ -1470,8 +1616,11 @@ def _light(blk: Blocking):
     return sun, np.asarray(sun_rgb) * math.pi, np.asarray(sky_rgb), exposure
 
 
-_SRGB_LUT = np.where(np.linspace(0, 1, 4096) <= 0.0031308, 12.92 * np.linspace(0, 1, 4096),
-                     1.055 * np.linspace(0, 1, 4096) ** (1 / 2.4) - 0.055).astype(np.float32)
+_SRGB_LUT = np.where(
+    np.linspace(0, 1, 4096) <= 0.0031308,
+    12.92 * np.linspace(0, 1, 4096),
+    1.055 * np.linspace(0, 1, 4096) ** (1 / 2.4) - 0.055,
+).astype(np.float32)
 
 
 def _tonemap(linear: np.ndarray, exposure: float) -> np.ndarray:

@@ -15,8 +15,18 @@ import textwrap
 from dataclasses import asdict, dataclass, field
 
 from setpiece.previz.fountain import (
-    Action, Centered, Character, Dialogue, Element, Lyric, Parenthetical, Scene, SceneHeading,
-    Screenplay, Transition)
+    Action,
+    Centered,
+    Character,
+    Dialogue,
+    Element,
+    Lyric,
+    Parenthetical,
+    Scene,
+    SceneHeading,
+    Screenplay,
+    Transition,
+)
 
 LINES_PER_PAGE = 55
 ACTION_WIDTH = 60
@@ -28,63 +38,233 @@ SECONDS_PER_PAGE = 60.0
 # Destruction beats, in priority order (the first found names a shot).
 VFX_LEXICON: dict[str, str] = {
     "collapse": r"collaps\w*|crumbl\w*|cave[sd]? in|caving in|toppl\w*|gives? way|giving way"
-                r"|implod\w*|pancak\w*|buckl\w*|comes? down|coming down",
+    r"|implod\w*|pancak\w*|buckl\w*|comes? down|coming down",
     "explosion": r"explod\w*|explosion\w*|blasts?|blasted|detonat(?:es?|ed|ing|ions?)|fireballs?"
-                 r"|blows? up|blew up|blown up",
+    r"|blows? up|blew up|blown up",
     "fire": r"(?<!open )(?<!cease )fire(?!\s+(?:extinguisher|escape|alarm|exit|truck|engine"
-            r"|fighter|hose|door)s?\b)|flames?|blaze\w*|ablaze|burning|inferno|engulf\w*",
+    r"|fighter|hose|door)s?\b)|flames?|blaze\w*|ablaze|burning|inferno|engulf\w*",
     "glass": r"shatter\w*|glass (?:rains|sprays|bursts|explodes|falls)"
-             r"|windows? (?:blow|burst|explode|shatter)\w*",
+    r"|windows? (?:blow|burst|explode|shatter)\w*",
     "debris": r"debris|rubble|masonry|shrapnel|plaster (?:rains|falls|crumbles)"
-              r"|chunks? of (?:concrete|stone|brick|plaster)",
+    r"|chunks? of (?:concrete|stone|brick|plaster)",
     "cracks": r"crack(?:s|ed|ing)?(?!\s+(?:a|open|up)\b)|fissures?",
     "dust": r"dust\w*",
     "smoke": r"smoke|smoky|smoulder\w*|smolder\w*",
     "sparks": r"sparks?|sparking",
     "shake": r"shak(?:e|es|ing)(?!\s+(?:his|her|their|its|a|my|your)\s+(?:head|hand)s?\b)"
-             r"|shudder\w*|trembl\w*|quak\w*",
+    r"|shudder\w*|trembl\w*|quak\w*",
 }
 _VFX_RE = {cat: re.compile(rf"\b(?:{pat})\b", re.I) for cat, pat in VFX_LEXICON.items()}
 
 PROP_LEXICON = (
-    "walkie-talkie", "fire extinguisher", "hard hat", "wrecking ball", "cell phone",
-    "police tape", "caution tape", "traffic cone", "phone", "radio", "walkie", "flashlight",
-    "lighter", "cigarette", "briefcase", "backpack", "bag", "laptop", "tablet", "camera",
-    "binoculars", "map", "blueprint", "keys", "helmet", "hardhat", "rope", "ladder", "crowbar",
-    "sledgehammer", "hammer", "detonator", "remote", "clipboard", "coffee", "mug", "cup",
-    "bottle", "letter", "photograph", "photo", "newspaper", "notebook", "book", "wristwatch",
-    "wallet", "badge", "handcuffs", "megaphone", "bullhorn", "extinguisher", "hose", "crane",
-    "excavator", "bulldozer", "dynamite", "explosives", "gun", "pistol", "rifle", "shotgun",
-    "knife", "monitor", "television", "tv", "umbrella", "stretcher", "gurney", "barricade",
-    "bicycle", "motorcycle", "helicopter", "drone", "envelope", "folder", "stopwatch", "timer",
-    "plunger", "lever", "car", "truck", "van", "ambulance",
+    "walkie-talkie",
+    "fire extinguisher",
+    "hard hat",
+    "wrecking ball",
+    "cell phone",
+    "police tape",
+    "caution tape",
+    "traffic cone",
+    "phone",
+    "radio",
+    "walkie",
+    "flashlight",
+    "lighter",
+    "cigarette",
+    "briefcase",
+    "backpack",
+    "bag",
+    "laptop",
+    "tablet",
+    "camera",
+    "binoculars",
+    "map",
+    "blueprint",
+    "keys",
+    "helmet",
+    "hardhat",
+    "rope",
+    "ladder",
+    "crowbar",
+    "sledgehammer",
+    "hammer",
+    "detonator",
+    "remote",
+    "clipboard",
+    "coffee",
+    "mug",
+    "cup",
+    "bottle",
+    "letter",
+    "photograph",
+    "photo",
+    "newspaper",
+    "notebook",
+    "book",
+    "wristwatch",
+    "wallet",
+    "badge",
+    "handcuffs",
+    "megaphone",
+    "bullhorn",
+    "extinguisher",
+    "hose",
+    "crane",
+    "excavator",
+    "bulldozer",
+    "dynamite",
+    "explosives",
+    "gun",
+    "pistol",
+    "rifle",
+    "shotgun",
+    "knife",
+    "monitor",
+    "television",
+    "tv",
+    "umbrella",
+    "stretcher",
+    "gurney",
+    "barricade",
+    "bicycle",
+    "motorcycle",
+    "helicopter",
+    "drone",
+    "envelope",
+    "folder",
+    "stopwatch",
+    "timer",
+    "plunger",
+    "lever",
+    "car",
+    "truck",
+    "van",
+    "ambulance",
 )
-_PROP_RE = re.compile(
-    r"\b(" + "|".join(re.escape(p) for p in dict.fromkeys(PROP_LEXICON)) + r")(?:s|es)?\b", re.I)
+_PROP_RE = re.compile(r"\b(" + "|".join(re.escape(p) for p in dict.fromkeys(PROP_LEXICON)) + r")(?:s|es)?\b", re.I)
 
 # ALL-CAPS words in action that are not props: sounds, camera talk, fillers.
 _SOUND_STEMS = (
-    "boom", "bang", "crash", "rumbl", "roar", "creak", "groan", "screech", "thud", "crack",
-    "whoosh", "slam", "ring", "beep", "click", "hiss", "snap", "shatter", "thunder", "scream",
-    "shout", "yell", "crunch", "pop", "whump", "whine", "wail", "siren", "explo", "collaps",
-    "buzz", "clang", "clatter", "smash", "splash", "honk", "knock", "bam", "wham",
+    "boom",
+    "bang",
+    "crash",
+    "rumbl",
+    "roar",
+    "creak",
+    "groan",
+    "screech",
+    "thud",
+    "crack",
+    "whoosh",
+    "slam",
+    "ring",
+    "beep",
+    "click",
+    "hiss",
+    "snap",
+    "shatter",
+    "thunder",
+    "scream",
+    "shout",
+    "yell",
+    "crunch",
+    "pop",
+    "whump",
+    "whine",
+    "wail",
+    "siren",
+    "explo",
+    "collaps",
+    "buzz",
+    "clang",
+    "clatter",
+    "smash",
+    "splash",
+    "honk",
+    "knock",
+    "bam",
+    "wham",
 )
 _CAPS_STOP = {
-    "A", "AN", "THE", "I", "OK", "OKAY", "INT", "EXT", "POV", "CU", "ECU", "MCU", "WS", "MS",
-    "EWS", "INSERT", "ANGLE", "ON", "CLOSE", "BACK", "TO", "SCENE", "SUPER", "TITLE", "MONTAGE",
-    "INTERCUT", "FLASHBACK", "END", "CONTINUED", "CONT'D", "LATER", "FADE", "CUT", "DISSOLVE",
-    "SMASH", "SLOW", "MOTION", "WE", "SFX", "VFX", "FX", "DAY", "NIGHT", "V.O.", "O.S.", "AND",
-    "OF", "IN", "AT", "NO", "YES", "SERIES", "SHOTS", "ESTABLISHING",
+    "A",
+    "AN",
+    "THE",
+    "I",
+    "OK",
+    "OKAY",
+    "INT",
+    "EXT",
+    "POV",
+    "CU",
+    "ECU",
+    "MCU",
+    "WS",
+    "MS",
+    "EWS",
+    "INSERT",
+    "ANGLE",
+    "ON",
+    "CLOSE",
+    "BACK",
+    "TO",
+    "SCENE",
+    "SUPER",
+    "TITLE",
+    "MONTAGE",
+    "INTERCUT",
+    "FLASHBACK",
+    "END",
+    "CONTINUED",
+    "CONT'D",
+    "LATER",
+    "FADE",
+    "CUT",
+    "DISSOLVE",
+    "SMASH",
+    "SLOW",
+    "MOTION",
+    "WE",
+    "SFX",
+    "VFX",
+    "FX",
+    "DAY",
+    "NIGHT",
+    "V.O.",
+    "O.S.",
+    "AND",
+    "OF",
+    "IN",
+    "AT",
+    "NO",
+    "YES",
+    "SERIES",
+    "SHOTS",
+    "ESTABLISHING",
 }
 _CAPS_RUN = re.compile(r"\b[A-Z][A-Z0-9'.\-]*[A-Z0-9](?:[ ]+[A-Z][A-Z0-9'.\-]*[A-Z0-9])*\b")
 _AGE_AFTER = re.compile(r"\s*\([^)]*\d[^)]*\)")
 
 _TIMES = {
-    "DAY": "day", "AFTERNOON": "day", "NOON": "day", "MIDDAY": "day",
-    "MORNING": "morning", "EVENING": "evening", "DAWN": "dawn", "SUNRISE": "dawn",
-    "DUSK": "dusk", "SUNSET": "dusk", "MAGIC HOUR": "dusk", "TWILIGHT": "dusk",
-    "NIGHT": "night", "MIDNIGHT": "night", "LATE NIGHT": "night",
-    "CONTINUOUS": "", "LATER": "", "MOMENTS LATER": "", "SAME": "", "SAME TIME": "",
+    "DAY": "day",
+    "AFTERNOON": "day",
+    "NOON": "day",
+    "MIDDAY": "day",
+    "MORNING": "morning",
+    "EVENING": "evening",
+    "DAWN": "dawn",
+    "SUNRISE": "dawn",
+    "DUSK": "dusk",
+    "SUNSET": "dusk",
+    "MAGIC HOUR": "dusk",
+    "TWILIGHT": "dusk",
+    "NIGHT": "night",
+    "MIDNIGHT": "night",
+    "LATE NIGHT": "night",
+    "CONTINUOUS": "",
+    "LATER": "",
+    "MOMENTS LATER": "",
+    "SAME": "",
+    "SAME TIME": "",
 }
 _OFF_SCREEN = {"VO", "OS", "OC", "OFF", "OFF SCREEN", "VOICE OVER"}
 _INT_EXT = re.compile(r"^(INT\.?/EXT|EXT\.?/INT|INT/EXT|I/E|E/I|INT|EXT|EST)\.?\s*", re.I)
@@ -168,8 +348,7 @@ def break_down(play: Screenplay) -> list[SceneBreakdown]:
     return out
 
 
-def _scene_breakdown(index: int, scene: Scene, known: set[str], previous_light: str
-                     ) -> SceneBreakdown:
+def _scene_breakdown(index: int, scene: Scene, known: set[str], previous_light: str) -> SceneBreakdown:
     heading = scene.heading.text if scene.heading else "(no scene heading)"
     int_ext, location, time = parse_heading(heading) if scene.heading else ("", "", "")
     actions = [el for el in scene.elements if isinstance(el, Action)]
@@ -178,8 +357,13 @@ def _scene_breakdown(index: int, scene: Scene, known: set[str], previous_light: 
     lines = formatted_lines(([scene.heading] if scene.heading else []) + scene.elements)
     eighths = max(1, round(lines * 8 / LINES_PER_PAGE))
     return SceneBreakdown(
-        index=index, number=scene.number, heading=heading, line=scene.line,
-        int_ext=int_ext, location=location, time_of_day=time,
+        index=index,
+        number=scene.number,
+        heading=heading,
+        line=scene.line,
+        int_ext=int_ext,
+        location=location,
+        time_of_day=time,
         lighting=_TIMES.get(time.upper(), "") or previous_light,
         speaking=speaking,
         mentioned=_mentioned(actions, known - set(speaking)),
@@ -198,7 +382,7 @@ def parse_heading(heading: str) -> tuple[str, str, str]:
     if m := _INT_EXT.match(heading):
         prefix = m.group(1).upper().replace(".", "")
         int_ext = {"INT": "INT", "EXT": "EXT", "EST": "EXT"}.get(prefix, "INT/EXT")
-        heading = heading[m.end():]
+        heading = heading[m.end() :]
     parts = re.split(r"\s+(?:-{1,2}|–|—)\s+", heading.strip())
     time = ""
     if len(parts) > 1 and parts[-1].upper().split(" (")[0].strip() in _TIMES:
@@ -214,8 +398,7 @@ def _speeches(elements: list[Element]) -> list[Speech]:
     def close() -> None:
         if cue and texts:
             off = any(e.upper().replace(".", "") in _OFF_SCREEN for e in cue.extensions)
-            speeches.append(Speech(cue.name, first_line, "\n".join(texts), paren,
-                                   cue.dual, n_lines, off))
+            speeches.append(Speech(cue.name, first_line, "\n".join(texts), paren, cue.dual, n_lines, off))
 
     for el in elements:
         if isinstance(el, Character):
@@ -281,8 +464,11 @@ def _caps_props(text: str, known: set[str]) -> list[str]:
             continue  # a character introduction
         for words in _segments(m.group(0).split()):
             name = " ".join(words)
-            if (name in known or any(w.lower().startswith(_SOUND_STEMS) for w in words)
-                    or any(p.search(name) for p in _VFX_RE.values())):
+            if (
+                name in known
+                or any(w.lower().startswith(_SOUND_STEMS) for w in words)
+                or any(p.search(name) for p in _VFX_RE.values())
+            ):
                 continue
             props.append(name.lower())
     return props
@@ -317,8 +503,7 @@ def _mentioned(actions: list[Action], candidates: set[str]) -> list[str]:
     found = []
     for name in sorted(candidates):
         forms = {name, name.upper(), name.title()}
-        positions = [m.start() for f in forms
-                     for m in re.finditer(rf"(?<!\w){re.escape(f)}(?!\w)", text)]
+        positions = [m.start() for f in forms for m in re.finditer(rf"(?<!\w){re.escape(f)}(?!\w)", text)]
         if positions:
             found.append((min(positions), name))
     return [name for _, name in sorted(found)]
@@ -352,8 +537,20 @@ def breakdown_json(scenes: list[SceneBreakdown], play: Screenplay) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-CSV_COLUMNS = ("number", "heading", "line", "int_ext", "location", "time_of_day", "pages",
-               "screen_time_s", "speaking", "mentioned", "props", "vfx")
+CSV_COLUMNS = (
+    "number",
+    "heading",
+    "line",
+    "int_ext",
+    "location",
+    "time_of_day",
+    "pages",
+    "screen_time_s",
+    "speaking",
+    "mentioned",
+    "props",
+    "vfx",
+)
 
 
 def breakdown_csv(scenes: list[SceneBreakdown]) -> str:
@@ -361,27 +558,45 @@ def breakdown_csv(scenes: list[SceneBreakdown]) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for s in scenes:
-        writer.writerow([
-            s.number, s.heading, s.line, s.int_ext, s.location, s.time_of_day, s.pages,
-            f"{s.screen_time_s:.1f}", "; ".join(s.speaking), "; ".join(s.mentioned),
-            "; ".join(p.name for p in s.props),
-            "; ".join(f"{b.category}@{b.line}" for b in s.vfx)])
+        writer.writerow(
+            [
+                s.number,
+                s.heading,
+                s.line,
+                s.int_ext,
+                s.location,
+                s.time_of_day,
+                s.pages,
+                f"{s.screen_time_s:.1f}",
+                "; ".join(s.speaking),
+                "; ".join(s.mentioned),
+                "; ".join(p.name for p in s.props),
+                "; ".join(f"{b.category}@{b.line}" for b in s.vfx),
+            ]
+        )
     return buf.getvalue()
 
 
 def breakdown_markdown(scenes: list[SceneBreakdown], play: Screenplay) -> str:
     total = sum(s.eighths for s in scenes)
-    out = [f"# Breakdown: {play.title or play.source}", "",
-           f"{len(scenes)} scenes, {format_eighths(total)} pages, "
-           f"about {sum(s.screen_time_s for s in scenes) / 60:.1f} min.", ""]
+    out = [
+        f"# Breakdown: {play.title or play.source}",
+        "",
+        f"{len(scenes)} scenes, {format_eighths(total)} pages, "
+        f"about {sum(s.screen_time_s for s in scenes) / 60:.1f} min.",
+        "",
+    ]
     for s in scenes:
-        out += [f"## Scene {s.number}: {s.heading}", "",
-                f"- Line {s.line}; {s.int_ext or '-'} / {s.location or '-'} / "
-                f"{s.time_of_day or '-'} (lighting: {s.lighting})",
-                f"- Length: {s.pages} pages, ~{s.screen_time_s:.0f} s",
-                f"- Speaking: {', '.join(s.speaking) or '-'}",
-                f"- Mentioned: {', '.join(s.mentioned) or '-'}",
-                f"- Props: {', '.join(p.name for p in s.props) or '-'}"]
+        out += [
+            f"## Scene {s.number}: {s.heading}",
+            "",
+            f"- Line {s.line}; {s.int_ext or '-'} / {s.location or '-'} / "
+            f"{s.time_of_day or '-'} (lighting: {s.lighting})",
+            f"- Length: {s.pages} pages, ~{s.screen_time_s:.0f} s",
+            f"- Speaking: {', '.join(s.speaking) or '-'}",
+            f"- Mentioned: {', '.join(s.mentioned) or '-'}",
+            f"- Props: {', '.join(p.name for p in s.props) or '-'}",
+        ]
         if s.vfx:
             out.append("- VFX beats:")
             out += [f"  - **{b.category}** (line {b.line}): {b.text}" for b in s.vfx]

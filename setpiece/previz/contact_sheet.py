@@ -31,13 +31,18 @@ INK = (25, 25, 28)
 MUTED = (105, 105, 112)
 
 
-def write_contact_sheet(folder: str | Path, boards: list[Path], shots: list[Shot],
-                        scenes: list[SceneBreakdown] = (), title: str = "",
-                        pdf: bool = True, name: str = "contact_sheet") -> dict[str, Path]:
+def write_contact_sheet(
+    folder: str | Path,
+    boards: list[Path],
+    shots: list[Shot],
+    scenes: list[SceneBreakdown] = (),
+    title: str = "",
+    pdf: bool = True,
+    name: str = "contact_sheet",
+) -> dict[str, Path]:
     """Write ``name.html`` (and ``name.pdf``) into folder; return them by file name."""
     if len(boards) != len(shots):
-        raise InputError(f"contact sheet needs one board per shot: got {len(boards)} boards "
-                         f"for {len(shots)} shots")
+        raise InputError(f"contact sheet needs one board per shot: got {len(boards)} boards for {len(shots)} shots")
     folder = Path(folder)
     title = _plain(title) or "Storyboards"
     out = {}
@@ -78,17 +83,26 @@ figcaption { padding: 8px 10px 10px; }
 """
 
 
-def contact_sheet_html(boards: list[Path], shots: list[Shot], scenes: list[SceneBreakdown],
-                       title: str, folder: Path) -> str:
+def contact_sheet_html(
+    boards: list[Path], shots: list[Shot], scenes: list[SceneBreakdown], title: str, folder: Path
+) -> str:
     """The sheet as one HTML page; board paths are made relative to folder."""
     esc = html.escape
     headings = {s.number: s for s in scenes}
     total = sum(s.duration_s for s in shots)
-    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-           f"<title>{esc(title)} - contact sheet</title>", f"<style>{_CSS}</style>", "</head>",
-           "<body>", f"<h1>{esc(title)}</h1>",
-           f'<p class="meta">{len(shots)} shots, {_duration(total)} '
-           f'in {len(dict.fromkeys(s.scene for s in shots))} scenes</p>']
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f"<title>{esc(title)} - contact sheet</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body>",
+        f"<h1>{esc(title)}</h1>",
+        f'<p class="meta">{len(shots)} shots, {_duration(total)} '
+        f"in {len(dict.fromkeys(s.scene for s in shots))} scenes</p>",
+    ]
     scene = None
     for board, shot in zip(boards, shots):
         if shot.scene != scene:
@@ -98,12 +112,12 @@ def contact_sheet_html(boards: list[Path], shots: list[Shot], scenes: list[Scene
             info = headings.get(scene)
             heading = info.heading if info else ""
             pages = f' <span class="pages">({info.pages} pg)</span>' if info else ""
-            out.append(f'<h2 id="scene-{esc(scene)}">Scene {esc(scene)}'
-                       f'{" - " + esc(heading) if heading else ""}{pages}</h2>')
+            out.append(
+                f'<h2 id="scene-{esc(scene)}">Scene {esc(scene)}{" - " + esc(heading) if heading else ""}{pages}</h2>'
+            )
             out.append('<div class="grid">')
         src = Path(os.path.relpath(board, folder)).as_posix()
-        who = f'<p class="who">{esc(", ".join(c.title() for c in shot.characters))}</p>' \
-            if shot.characters else ""
+        who = f'<p class="who">{esc(", ".join(c.title() for c in shot.characters))}</p>' if shot.characters else ""
         out.append(
             f'<figure id="shot-{esc(shot.number)}">'
             f'<a href="{esc(src)}"><img src="{esc(src)}" alt="Shot {esc(shot.number)}" '
@@ -111,7 +125,8 @@ def contact_sheet_html(boards: list[Path], shots: list[Shot], scenes: list[Scene
             f'<figcaption><div class="head"><span class="num">{esc(shot.number)}</span>'
             f'<span class="setup">{esc(_setup(shot))}</span>'
             f'<span class="dur">{_duration(shot.duration_s)}</span></div>'
-            f'<p class="action">{esc(shot.description) or "&nbsp;"}</p>{who}</figcaption></figure>')
+            f'<p class="action">{esc(shot.description) or "&nbsp;"}</p>{who}</figcaption></figure>'
+        )
     if scene is not None:
         out.append("</div>")
     out += ["</body>", "</html>", ""]
@@ -119,8 +134,7 @@ def contact_sheet_html(boards: list[Path], shots: list[Shot], scenes: list[Scene
 
 
 def _setup(shot: Shot, kind: bool = True) -> str:
-    return " · ".join([shot.size, shot.angle, f"{shot.lens_mm:g}mm", shot.move]
-                      + ([shot.kind] if kind else []))
+    return " · ".join([shot.size, shot.angle, f"{shot.lens_mm:g}mm", shot.move] + ([shot.kind] if kind else []))
 
 
 def _duration(seconds: float) -> str:
@@ -138,18 +152,25 @@ def _plain(text: str) -> str:
 # --------------------------------------------------------------------------- PDF
 
 
-def _write_pdf(path: Path, boards: list[Path], shots: list[Shot],
-               scenes: list[SceneBreakdown], title: str) -> None:
+def _write_pdf(path: Path, boards: list[Path], shots: list[Shot], scenes: list[SceneBreakdown], title: str) -> None:
     per_page = COLUMNS * ROWS
     count = -(-len(shots) // per_page)
-    pages = [_pdf_page(boards[k:k + per_page], shots[k:k + per_page], title, n + 1, count)
-             for n, k in enumerate(range(0, len(shots), per_page))]
-    pages[0].save(path, "PDF", save_all=True, append_images=pages[1:], resolution=DPI,
-                  title=f"{title} - contact sheet", creator="setpiece")
+    pages = [
+        _pdf_page(boards[k : k + per_page], shots[k : k + per_page], title, n + 1, count)
+        for n, k in enumerate(range(0, len(shots), per_page))
+    ]
+    pages[0].save(
+        path,
+        "PDF",
+        save_all=True,
+        append_images=pages[1:],
+        resolution=DPI,
+        title=f"{title} - contact sheet",
+        creator="setpiece",
+    )
 
 
-def _pdf_page(boards: list[Path], shots: list[Shot], title: str, number: int,
-              count: int) -> Image.Image:
+def _pdf_page(boards: list[Path], shots: list[Shot], title: str, number: int, count: int) -> Image.Image:
     page = Image.new("RGB", PAGE, "white")
     draw = ImageDraw.Draw(page)
     big, mid, small = _font(30), _font(22), _font(19)

@@ -196,21 +196,19 @@ def decode_screenplay(data: bytes, source: str) -> str:
             raise ScreenplayError(f"{source}: damaged UTF-16 text; save it as UTF-8") from None
     if b"\x00" in data:
         line = data[: data.index(b"\x00")].count(b"\n") + 1
-        raise ScreenplayError(
-            f"{source}, line {line}: binary data (NUL byte); this is not a Fountain text file")
+        raise ScreenplayError(f"{source}, line {line}: binary data (NUL byte); this is not a Fountain text file")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
         raise ScreenplayError(
-            f"{source}, line {line}: byte 0x{data[err.start]:02x} is not valid UTF-8; "
-            "save the screenplay as UTF-8 text") from None
+            f"{source}, line {line}: byte 0x{data[err.start]:02x} is not valid UTF-8; save the screenplay as UTF-8 text"
+        ) from None
     head = text.lstrip()[:16]
     if head.startswith("%PDF"):
         raise ScreenplayError(f"{source}: this is a PDF; export the screenplay as Fountain text")
     if head.startswith("<?xml") or head.startswith("<FinalDraft"):
-        raise ScreenplayError(
-            f"{source}: this is XML (Final Draft?); export the screenplay as Fountain text")
+        raise ScreenplayError(f"{source}: this is XML (Final Draft?); export the screenplay as Fountain text")
     return text
 
 
@@ -227,9 +225,12 @@ def parse(text: str, source: str = "(string)") -> Screenplay:
         warnings.append(ParseWarning(1, "the screenplay is empty"))
     elif not any(isinstance(e, SceneHeading) for e in play.elements):
         first = play.elements[0].line if play.elements else 1
-        warnings.append(ParseWarning(
-            first, "no scene headings (INT./EXT. or a forced '.HEADING') found; "
-            "the whole script is treated as one scene"))
+        warnings.append(
+            ParseWarning(
+                first,
+                "no scene headings (INT./EXT. or a forced '.HEADING') found; the whole script is treated as one scene",
+            )
+        )
     warnings.sort(key=lambda w: w.line)
     return play
 
@@ -268,8 +269,9 @@ def _cut_boneyard_and_notes(text: str, warnings: list[ParseWarning]):
             lines, boneyard, stray = _scan(text, disabled)
         except _Unclosed as err:  # retry with that opener treated as text
             closer, what = ("*/", "boneyard") if err.token == "/*" else ("]]", "note")
-            warnings.append(ParseWarning(
-                err.line, f"unclosed {what} '{err.token}' (no matching '{closer}'); kept as text"))
+            warnings.append(
+                ParseWarning(err.line, f"unclosed {what} '{err.token}' (no matching '{closer}'); kept as text")
+            )
             disabled.add(err.pos)
             continue
         for line, token in stray:
@@ -293,7 +295,7 @@ def _scan(text: str, disabled: set[int]):
     state, opened_at, opened_line = None, 0, 0
     line_no, pos = 1, 0
     for m in _CUT_TOKENS.finditer(text):
-        chunk, token = text[pos:m.start()], m.group()
+        chunk, token = text[pos : m.start()], m.group()
         pos = m.end()
         (buf if state is None else cut_buf).append(chunk)
         if token == "\n":
@@ -332,8 +334,19 @@ def _scan(text: str, disabled: set[int]):
 # --------------------------------------------------------------------------- title page
 
 _KNOWN_TITLE_KEYS = {
-    "title", "credit", "author", "authors", "source", "draft date", "date", "contact",
-    "copyright", "notes", "revision", "watermark", "font",
+    "title",
+    "credit",
+    "author",
+    "authors",
+    "source",
+    "draft date",
+    "date",
+    "contact",
+    "copyright",
+    "notes",
+    "revision",
+    "watermark",
+    "font",
 }
 _TITLE_KEY = re.compile(r"^([A-Za-z][A-Za-z0-9 _-]{0,39}):(.*)$")
 
@@ -362,9 +375,9 @@ def _title_page(lines: list[_Line], warnings: list[ParseWarning]) -> tuple[dict[
             page[key] = [m.group(2).strip()] if m.group(2).strip() else []
         elif ln.text.strip():
             if not ln.text[:1].isspace():
-                warnings.append(ParseWarning(
-                    ln.number, f"title page line is neither 'Key: value' nor indented; "
-                    f"added to '{key}'"))
+                warnings.append(
+                    ParseWarning(ln.number, f"title page line is neither 'Key: value' nor indented; added to '{key}'")
+                )
             page[key].append(ln.text.strip())
         i += 1
     return {k: "\n".join(plain_text(v) for v in vals) for k, vals in page.items()}, i
@@ -382,8 +395,7 @@ _EXTENSION = re.compile(r"\(([^()]*)\)")
 
 def _explicit(s: str) -> bool:
     """Lines whose leading marker makes them their own element anywhere."""
-    return bool(_PAGE_BREAK.match(s) or s.startswith(("#", "=", "~", ">"))
-                or _FORCED_HEADING.match(s))
+    return bool(_PAGE_BREAK.match(s) or s.startswith(("#", "=", "~", ">")) or _FORCED_HEADING.match(s))
 
 
 class _BodyParser:
@@ -427,8 +439,7 @@ class _BodyParser:
 
     def _add(self, cls, ln: _Line, raw: str, **extra) -> Element:
         text, spans = parse_emphasis(raw)
-        el = cls(line=ln.number, text=text, spans=spans,
-                 notes=tuple(t for _, t in ln.notes), **extra)
+        el = cls(line=ln.number, text=text, spans=spans, notes=tuple(t for _, t in ln.notes), **extra)
         self.out.append(el)
         return el
 
@@ -482,8 +493,10 @@ class _BodyParser:
         if _is_cue(s) and not self._followed_by_blank(i):
             return self._dialogue_block(i, s, forced=False), False
         if s.startswith("(") and s.endswith(")") and not self._followed_by_blank(i):
-            self.warn(ln.number, "parenthetical without a character cue above it; "
-                      "treated as action (add the character name in CAPS)")
+            self.warn(
+                ln.number,
+                "parenthetical without a character cue above it; treated as action (add the character name in CAPS)",
+            )
         return self._action(i), False
 
     # -- element kinds
@@ -516,8 +529,9 @@ class _BodyParser:
             notes.extend(t for _, t in ln.notes)
             j += 1
         text, spans = parse_emphasis("\n".join(texts))
-        self.out.append(Action(line=first.number, text=text, spans=spans, notes=tuple(notes),
-                               lines=tuple(numbers), forced=forced))
+        self.out.append(
+            Action(line=first.number, text=text, spans=spans, notes=tuple(notes), lines=tuple(numbers), forced=forced)
+        )
         for ln in hollow:
             self._emit_notes(ln)
         return j
@@ -535,10 +549,15 @@ class _BodyParser:
             if pending:
                 raw = "\n".join(p.text.strip() for p in pending)
                 text, spans = parse_emphasis(raw)
-                self.out.append(Dialogue(
-                    line=pending[0].number, text=text, spans=spans,
-                    notes=tuple(t for p in pending for _, t in p.notes),
-                    lines=tuple(p.number for p in pending)))
+                self.out.append(
+                    Dialogue(
+                        line=pending[0].number,
+                        text=text,
+                        spans=spans,
+                        notes=tuple(t for p in pending for _, t in p.notes),
+                        lines=tuple(p.number for p in pending),
+                    )
+                )
             pending.clear()
 
         j = i + 1
@@ -570,13 +589,14 @@ class _BodyParser:
 
     def _character(self, ln: _Line, cue: str, forced: bool) -> Character:
         name, extensions, dual = _cue_parts(cue)
-        el = self._add(Character, ln, cue.removesuffix("^").rstrip(), name=name,
-                       extensions=extensions, forced=forced)
+        el = self._add(Character, ln, cue.removesuffix("^").rstrip(), name=name, extensions=extensions, forced=forced)
         if dual:
             partner = self._previous_cue()
             if partner is None:
-                self.warn(ln.number, "dual dialogue '^' has no dialogue right before it "
-                          "to pair with; shown as normal dialogue")
+                self.warn(
+                    ln.number,
+                    "dual dialogue '^' has no dialogue right before it to pair with; shown as normal dialogue",
+                )
             else:
                 partner.dual = el.dual = True
         return el  # type: ignore[return-value]
@@ -602,8 +622,7 @@ def _cue_parts(cue: str) -> tuple[str, tuple[str, ...], bool]:
 def _is_cue(s: str) -> bool:
     """All caps (extensions aside), with a letter, no trailing colon."""
     name = _cue_parts(s)[0]
-    return (name == name.upper() and any(c.isalpha() for c in name)
-            and not name.endswith(":"))
+    return name == name.upper() and any(c.isalpha() for c in name) and not name.endswith(":")
 
 
 # --------------------------------------------------------------------------- emphasis
@@ -614,7 +633,8 @@ _EMPHASIS = re.compile(
     r"(?P<bi>\*\*\*)(?=\S)(?P<bi_t>.+?)(?<=[^\s*])\*\*\*"
     r"|(?P<b>\*\*)(?=[^\s*])(?P<b_t>.+?)(?<=[^\s*])\*\*(?!\*)"
     r"|(?P<i>\*)(?=[^\s*])(?P<i_t>.+?)(?<=[^\s*])\*(?!\*)"
-    r"|(?P<u>_)(?=[^\s_])(?P<u_t>.+?)(?<=[^\s_])_")
+    r"|(?P<u>_)(?=[^\s_])(?P<u_t>.+?)(?<=[^\s_])_"
+)
 _STYLE_OF = {"bi": {"bold", "italic"}, "b": {"bold"}, "i": {"italic"}, "u": {"underline"}}
 
 
@@ -643,7 +663,7 @@ def plain_text(text: str) -> str:
 def _runs(text: str, styles: frozenset[str]) -> list[tuple[str, frozenset[str]]]:
     runs, pos = [], 0
     while m := _EMPHASIS.search(text, pos):
-        runs.append((text[pos:m.start()], styles))
+        runs.append((text[pos : m.start()], styles))
         kind = next(k for k in ("bi", "b", "i", "u") if m.group(k))
         runs.extend(_runs(m.group(f"{kind}_t"), styles | _STYLE_OF[kind]))
         pos = m.end()

@@ -57,9 +57,22 @@ VFX_SETUPS: dict[str, tuple[str, str, float, str, float]] = {
 }
 # Vehicles and set dressing do not get an insert.
 LARGE_PROPS = {
-    "car", "truck", "van", "ambulance", "crane", "excavator", "bulldozer", "helicopter",
-    "wrecking ball", "drone", "motorcycle", "bicycle", "barricade", "police tape",
-    "caution tape", "traffic cone",
+    "car",
+    "truck",
+    "van",
+    "ambulance",
+    "crane",
+    "excavator",
+    "bulldozer",
+    "helicopter",
+    "wrecking ball",
+    "drone",
+    "motorcycle",
+    "bicycle",
+    "barricade",
+    "police tape",
+    "caution tape",
+    "traffic cone",
 }
 
 
@@ -116,8 +129,7 @@ def scene_coverage(scene: SceneBreakdown, new_location: bool = True) -> list[Sho
     on_screen = [s for s in scene.speeches if not s.off_screen]
     plans.append(_Plan(_master(scene, bool(on_screen)), weight=1.0))
     plans += _dialogue_setups(scene, on_screen)
-    plans += [_Plan(_insert(scene, p.name, p.line)) for p in scene.props
-              if p.name not in LARGE_PROPS][:MAX_INSERTS]
+    plans += [_Plan(_insert(scene, p.name, p.line)) for p in scene.props if p.name not in LARGE_PROPS][:MAX_INSERTS]
     plans += _vfx_shots(scene)
     _share_time(plans, scene.screen_time_s)
     ordered = sorted(enumerate(plans), key=lambda ip: (ip[1].shot.line, ip[0]))
@@ -145,22 +157,47 @@ def _establishing(scene: SceneBreakdown) -> Shot:
     where = scene.location or scene.heading
     when = f", {scene.lighting}" if scene.lighting else ""
     if scene.int_ext == "INT":
-        return _shot(scene, kind="establishing", size="WS", angle="eye level", lens_mm=24.0,
-                     move="pan", duration_s=ESTABLISHING_S, subject=where, line=scene.line,
-                     description=f"Establish {where}{when}")
-    return _shot(scene, kind="establishing", size="EWS", angle="high", lens_mm=18.0,
-                 move="crane", duration_s=ESTABLISHING_S, subject=where, line=scene.line,
-                 description=f"Establish {where}{when}")
+        return _shot(
+            scene,
+            kind="establishing",
+            size="WS",
+            angle="eye level",
+            lens_mm=24.0,
+            move="pan",
+            duration_s=ESTABLISHING_S,
+            subject=where,
+            line=scene.line,
+            description=f"Establish {where}{when}",
+        )
+    return _shot(
+        scene,
+        kind="establishing",
+        size="EWS",
+        angle="high",
+        lens_mm=18.0,
+        move="crane",
+        duration_s=ESTABLISHING_S,
+        subject=where,
+        line=scene.line,
+        description=f"Establish {where}{when}",
+    )
 
 
 def _master(scene: SceneBreakdown, has_dialogue: bool) -> Shot:
-    people = list(dict.fromkeys(
-        [s.character for s in scene.speeches if not s.off_screen] + scene.mentioned))
-    return _shot(scene, kind="master", size="WS", angle="eye level",
-                 lens_mm=24.0 if scene.int_ext == "INT" else 28.0,
-                 move="static" if has_dialogue else "dolly", duration_s=0.0,
-                 characters=people, subject=scene.location or scene.heading, line=scene.line,
-                 description=scene.summary or f"Master of {scene.location or scene.heading}")
+    people = list(dict.fromkeys([s.character for s in scene.speeches if not s.off_screen] + scene.mentioned))
+    return _shot(
+        scene,
+        kind="master",
+        size="WS",
+        angle="eye level",
+        lens_mm=24.0 if scene.int_ext == "INT" else 28.0,
+        move="static" if has_dialogue else "dolly",
+        duration_s=0.0,
+        characters=people,
+        subject=scene.location or scene.heading,
+        line=scene.line,
+        description=scene.summary or f"Master of {scene.location or scene.heading}",
+    )
 
 
 def _dialogue_setups(scene: SceneBreakdown, speeches: list[Speech]) -> list[_Plan]:
@@ -172,20 +209,50 @@ def _dialogue_setups(scene: SceneBreakdown, speeches: list[Speech]) -> list[_Pla
         quote = _quote(first.text)
         if len(speakers) == 2:
             other = next(s for s in speakers if s != who)
-            shot = _shot(scene, kind="ots", size="MS", angle="eye level", lens_mm=50.0,
-                         move="static", duration_s=0.0, characters=[who, other], subject=who,
-                         line=first.line, description=f"OTS {other} onto {who}: {quote}")
+            shot = _shot(
+                scene,
+                kind="ots",
+                size="MS",
+                angle="eye level",
+                lens_mm=50.0,
+                move="static",
+                duration_s=0.0,
+                characters=[who, other],
+                subject=who,
+                line=first.line,
+                description=f"OTS {other} onto {who}: {quote}",
+            )
         else:
-            shot = _shot(scene, kind="single", size="MCU", angle="eye level", lens_mm=75.0,
-                         move="static", duration_s=0.0, characters=[who], subject=who,
-                         line=first.line, description=f"{who}: {quote}")
+            shot = _shot(
+                scene,
+                kind="single",
+                size="MCU",
+                angle="eye level",
+                lens_mm=75.0,
+                move="static",
+                duration_s=0.0,
+                characters=[who],
+                subject=who,
+                line=first.line,
+                description=f"{who}: {quote}",
+            )
         plans.append(_Plan(shot, weight=float(sum(s.lines for s in mine))))
     return plans
 
 
 def _insert(scene: SceneBreakdown, prop: str, line: int) -> Shot:
-    return _shot(scene, kind="insert", size="CU", angle="high", lens_mm=85.0, move="static",
-                 duration_s=INSERT_S, subject=prop, line=line, description=f"Insert: the {prop}")
+    return _shot(
+        scene,
+        kind="insert",
+        size="CU",
+        angle="high",
+        lens_mm=85.0,
+        move="static",
+        duration_s=INSERT_S,
+        subject=prop,
+        line=line,
+        description=f"Insert: the {prop}",
+    )
 
 
 def _vfx_shots(scene: SceneBreakdown) -> list[_Plan]:
@@ -201,9 +268,22 @@ def _vfx_shots(scene: SceneBreakdown) -> list[_Plan]:
             size = "WS"
         also = [b.category for b in beats[1:]]
         text = lead.text + (f" [also: {', '.join(also)}]" if also else "")
-        plans.append(_Plan(_shot(scene, kind="vfx", size=size, angle=angle, lens_mm=lens,
-                                 move=move, duration_s=seconds, subject=lead.category,
-                                 line=line, description=text)))
+        plans.append(
+            _Plan(
+                _shot(
+                    scene,
+                    kind="vfx",
+                    size=size,
+                    angle=angle,
+                    lens_mm=lens,
+                    move=move,
+                    duration_s=seconds,
+                    subject=lead.category,
+                    line=line,
+                    description=text,
+                )
+            )
+        )
     return plans
 
 
@@ -256,8 +336,9 @@ def shots_from_csv(text: str, source: str = "shotlist.csv") -> list[Shot]:
     header = reader.fieldnames or []
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise ShotListError(f"{source}, line 1: missing column(s) {', '.join(missing)}; "
-                            f"the header must name {', '.join(COLUMNS)}")
+        raise ShotListError(
+            f"{source}, line 1: missing column(s) {', '.join(missing)}; the header must name {', '.join(COLUMNS)}"
+        )
     shots = []
     for row in reader:
         if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
@@ -268,10 +349,13 @@ def shots_from_csv(text: str, source: str = "shotlist.csv") -> list[Shot]:
 
 
 def shots_to_toml(shots: list[Shot]) -> str:
-    out = ["# setpiece shot list: edit values freely; one [[shot]] table per shot.",
-           f"# kind: {', '.join(KINDS)}",
-           f"# size: {', '.join(SIZES)}; angle: {', '.join(ANGLES)}",
-           f"# move: {', '.join(MOVES)}; lens_mm: {LENS_RANGE[0]:g}-{LENS_RANGE[1]:g}", ""]
+    out = [
+        "# setpiece shot list: edit values freely; one [[shot]] table per shot.",
+        f"# kind: {', '.join(KINDS)}",
+        f"# size: {', '.join(SIZES)}; angle: {', '.join(ANGLES)}",
+        f"# move: {', '.join(MOVES)}; lens_mm: {LENS_RANGE[0]:g}-{LENS_RANGE[1]:g}",
+        "",
+    ]
     for shot in shots:
         out.append("[[shot]]")
         for key, value in asdict(shot).items():
@@ -361,12 +445,19 @@ def shot_from_fields(raw: dict, where: str) -> Shot:
     if not line.isdigit():
         raise bad("line", "a whole number")
     return Shot(
-        number=text("number"), scene=text("scene"), kind=choice("kind", KINDS),
-        size=choice("size", SIZES), angle=choice("angle", ANGLES, "eye level"),
-        lens_mm=number("lens_mm", *LENS_RANGE), move=choice("move", MOVES),
+        number=text("number"),
+        scene=text("scene"),
+        kind=choice("kind", KINDS),
+        size=choice("size", SIZES),
+        angle=choice("angle", ANGLES, "eye level"),
+        lens_mm=number("lens_mm", *LENS_RANGE),
+        move=choice("move", MOVES),
         duration_s=number("duration_s", 0.0, MAX_DURATION_S, lo_open=True),
-        description=text("description"), subject=text("subject"), line=int(line),
-        characters=[str(c).strip() for c in chars if str(c).strip()])
+        description=text("description"),
+        subject=text("subject"),
+        line=int(line),
+        characters=[str(c).strip() for c in chars if str(c).strip()],
+    )
 
 
 def _check_unique(shots: list[Shot], source: str) -> list[Shot]:
@@ -424,14 +515,14 @@ LIGHTING: dict[str, tuple[float, float, tuple, float, tuple]] = {
 }
 
 
-def shot_to_spec(shot: Shot, scene: SceneBreakdown | None = None,
-                 base: ShotSpec | None = None, fps: float = 24.0) -> ShotSpec:
+def shot_to_spec(
+    shot: Shot, scene: SceneBreakdown | None = None, base: ShotSpec | None = None, fps: float = 24.0
+) -> ShotSpec:
     """A VFX shot as a setpiece ShotSpec: lens, length, trigger, dust, light.
 
     ``base`` supplies everything the shot list does not say (building, render...)."""
     if shot.kind != "vfx":
-        raise ShotListError(f"shot {shot.number} is of kind '{shot.kind}'; "
-                            "only 'vfx' shots can become a ShotSpec")
+        raise ShotListError(f"shot {shot.number} is of kind '{shot.kind}'; only 'vfx' shots can become a ShotSpec")
     data = (base or ShotSpec()).model_dump(mode="json")
     trigger, dust = VFX_TRIGGERS.get(shot.subject.lower(), VFX_TRIGGERS["collapse"])
     name = re.sub(r"[^A-Za-z0-9_-]+", "_", f"shot_{shot.number}")[:64]
@@ -443,6 +534,7 @@ def shot_to_spec(shot: Shot, scene: SceneBreakdown | None = None,
     data["dust"].update(enabled=dust > 0, amount=dust or data["dust"]["amount"])
     if scene is not None and scene.lighting in LIGHTING:
         elev, sun, sun_col, sky, sky_col = LIGHTING[scene.lighting]
-        data["light"].update(sun_elevation=elev, sun_intensity=sun, sun_color=sun_col,
-                             sky_intensity=sky, sky_color=sky_col)
+        data["light"].update(
+            sun_elevation=elev, sun_intensity=sun, sun_color=sun_col, sky_intensity=sky, sky_color=sky_col
+        )
     return spec_from_dict(data, source=f"shot {shot.number}")

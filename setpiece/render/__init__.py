@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from setpiece.physics.fracture import Fragments
 from setpiece.geometry import Mesh
+from setpiece.physics.fracture import Fragments
 from setpiece.render.passes import Passes
-from setpiece.world.building import Scene
 from setpiece.spec import ShotSpec
+from setpiece.world.building import Scene
 
 __all__ = ["Passes", "make_backend", "fragment_meshes", "interior_exposure"]
 
@@ -24,8 +24,10 @@ def fragment_meshes(scene: Scene, frags: Fragments, seed: int) -> list[Mesh]:
     rng = np.random.default_rng(seed + 1)
     tint = rng.uniform(0.9, 1.08, size=len(scene.building.elements))
     base = np.asarray(scene.building.color)
-    return [Mesh(v, f, tuple(base * tint[e]), f"frag_{i:05d}")
-            for i, (v, f, e) in enumerate(zip(frags.vertices, frags.faces, frags.element))]
+    return [
+        Mesh(v, f, tuple(base * tint[e]), f"frag_{i:05d}")
+        for i, (v, f, e) in enumerate(zip(frags.vertices, frags.faces, frags.element))
+    ]
 
 
 def interior_exposure(scene: Scene, meshes: list[Mesh]) -> list[np.ndarray]:

@@ -15,13 +15,16 @@ from pathlib import Path
 import numpy as np
 
 from setpiece.errors import RenderError
+from setpiece.fx.volume import DUST_ALBEDO, dust_layer
 from setpiece.geometry import Mesh
 from setpiece.render.passes import Passes
-from setpiece.fx.volume import DUST_ALBEDO, dust_layer
 from setpiece.render.raster import PreviewRenderer
 
-LLVM_CANDIDATES = ("/usr/lib/x86_64-linux-gnu/libLLVM.so.19.1", "/usr/lib/aarch64-linux-gnu/libLLVM.so.19.1",
-                   "/usr/lib/llvm-19/lib/libLLVM.so.1")
+LLVM_CANDIDATES = (
+    "/usr/lib/x86_64-linux-gnu/libLLVM.so.19.1",
+    "/usr/lib/aarch64-linux-gnu/libLLVM.so.19.1",
+    "/usr/lib/llvm-19/lib/libLLVM.so.1",
+)
 MAX_DEPTH = 4
 DUST_KEY = "dust.interior_medium.sigma_t.data"
 
@@ -37,7 +40,9 @@ def load_mitsuba(device: str = "auto"):
     except ImportError as err:
         raise RenderError(f"final backend needs Mitsuba 3 (pip install mitsuba): {err}") from None
     variants = mi.variants()
-    wanted = ["cuda_ad_rgb", "llvm_ad_rgb"] if device == "auto" else [f"{'cuda' if device == 'cuda' else 'llvm'}_ad_rgb"]
+    wanted = (
+        ["cuda_ad_rgb", "llvm_ad_rgb"] if device == "auto" else [f"{'cuda' if device == 'cuda' else 'llvm'}_ad_rgb"]
+    )
     for variant in wanted:
         if variant not in variants:
             continue
@@ -46,8 +51,10 @@ def load_mitsuba(device: str = "auto"):
             return mi
         except Exception:  # no driver for this variant here; try the next
             continue
-    raise RenderError(f"no usable Mitsuba variant among {wanted}: the CPU variant needs LLVM 19 "
-                      "(apt-get install libllvm19, or set DRJIT_LIBLLVM_PATH); cuda needs an NVIDIA GPU")
+    raise RenderError(
+        f"no usable Mitsuba variant among {wanted}: the CPU variant needs LLVM 19 "
+        "(apt-get install libllvm19, or set DRJIT_LIBLLVM_PATH); cuda needs an NVIDIA GPU"
+    )
 
 
 class FinalBackend:
@@ -72,25 +79,48 @@ class FinalBackend:
         params["faces"] = mi.UInt32(self.faces.ravel().astype(np.uint32))
         params.update()
         mesh.add_attribute("vertex_color", 3, mi.Float(colors.ravel().astype(np.float32)))
-        mesh.set_bsdf(mi.load_dict({"type": "diffuse", "reflectance": {"type": "mesh_attribute",
-                                                                       "name": "vertex_color"}}))
+        mesh.set_bsdf(
+            mi.load_dict({"type": "diffuse", "reflectance": {"type": "mesh_attribute", "name": "vertex_color"}})
+        )
         to_world = mi.ScalarTransform4f().look_at(origin=list(cam.position), target=list(cam.target), up=[0, 0, 1])
         scene = {
             "type": "scene",
-            "integrator": {"type": "volpath" if self.dust_box else "path", "max_depth": MAX_DEPTH,
-                           "hide_emitters": True},
-            "sensor": {"type": "perspective", "fov": cam.fov_x, "fov_axis": "x", "to_world": to_world,
-                       "near_clip": cam.near, "far_clip": cam.far,
-                       "sampler": {"type": "independent", "sample_count": spec.render.spp},
-                       "film": {"type": "hdrfilm", "width": cam.width, "height": cam.height,
-                                "pixel_format": "rgba", "rfilter": {"type": "box"}}},
+            "integrator": {
+                "type": "volpath" if self.dust_box else "path",
+                "max_depth": MAX_DEPTH,
+                "hide_emitters": True,
+            },
+            "sensor": {
+                "type": "perspective",
+                "fov": cam.fov_x,
+                "fov_axis": "x",
+                "to_world": to_world,
+                "near_clip": cam.near,
+                "far_clip": cam.far,
+                "sampler": {"type": "independent", "sample_count": spec.render.spp},
+                "film": {
+                    "type": "hdrfilm",
+                    "width": cam.width,
+                    "height": cam.height,
+                    "pixel_format": "rgba",
+                    "rfilter": {"type": "box"},
+                },
+            },
             "fragments": mesh,
-            "ground": {"type": "rectangle", "to_world": mi.ScalarTransform4f().scale([400.0, 400.0, 1.0]),
-                       "bsdf": {"type": "diffuse", "reflectance": {"type": "rgb", "value": [0.2, 0.19, 0.18]}}},
-            "sun": {"type": "directional", "direction": list(-self.scene.sun_dir),
-                    "irradiance": {"type": "rgb", "value": list(np.asarray(light.sun_color) * light.sun_intensity)}},
-            "sky": {"type": "constant",
-                    "radiance": {"type": "rgb", "value": list(np.asarray(light.sky_color) * light.sky_intensity)}},
+            "ground": {
+                "type": "rectangle",
+                "to_world": mi.ScalarTransform4f().scale([400.0, 400.0, 1.0]),
+                "bsdf": {"type": "diffuse", "reflectance": {"type": "rgb", "value": [0.2, 0.19, 0.18]}},
+            },
+            "sun": {
+                "type": "directional",
+                "direction": list(-self.scene.sun_dir),
+                "irradiance": {"type": "rgb", "value": list(np.asarray(light.sun_color) * light.sun_intensity)},
+            },
+            "sky": {
+                "type": "constant",
+                "radiance": {"type": "rgb", "value": list(np.asarray(light.sky_color) * light.sky_intensity)},
+            },
         }
         if self.dust_box:
             scene["dust"] = self._dust_dict(*self.dust_box)
@@ -103,11 +133,17 @@ class FinalBackend:
         mi = self.mi
         box = mi.ScalarTransform4f(vol_to_world(lo, hi).tolist())
         grid = mi.VolumeGrid(np.zeros(tuple(reversed(shape)) + (1,), np.float32))
-        return {"type": "cube", "to_world": box @ mi.ScalarTransform4f().translate(0.5).scale(0.5),
-                "bsdf": {"type": "null"},
-                "interior": {"type": "heterogeneous", "scale": DEFAULT_SIGMA,
-                             "albedo": {"type": "rgb", "value": list(DUST_ALBEDO)},
-                             "sigma_t": {"type": "gridvolume", "grid": grid, "to_world": box}}}
+        return {
+            "type": "cube",
+            "to_world": box @ mi.ScalarTransform4f().translate(0.5).scale(0.5),
+            "bsdf": {"type": "null"},
+            "interior": {
+                "type": "heterogeneous",
+                "scale": DEFAULT_SIGMA,
+                "albedo": {"type": "rgb", "value": list(DUST_ALBEDO)},
+                "sigma_t": {"type": "gridvolume", "grid": grid, "to_world": box},
+            },
+        }
 
     def render(self, matrices: np.ndarray, previous: np.ndarray | None = None, dust=None):
         """(passes, dust layer): the dust is ray-marched as in the preview, or with
@@ -124,8 +160,9 @@ class FinalBackend:
         self._frame += 1
         image = np.asarray(self.mi.render(self.mi_scene, seed=seed), np.float32)
         rgb, alpha = image[..., :3], np.clip(image[..., 3], 0.0, 1.0)
-        aov = self.aovs.render(self.scene.camera, matrices, self.scene.sun_dir, (1, 1, 1), (0, 0, 0), self.radius,
-                               previous)
+        aov = self.aovs.render(
+            self.scene.camera, matrices, self.scene.sun_dir, (1, 1, 1), (0, 0, 0), self.radius, previous
+        )
         if self.spec.render.denoise:
             rgb = _denoise(rgb)
         aov.beauty = rgb
@@ -146,8 +183,14 @@ def _dust_alpha(dust, aov: Passes, camera) -> np.ndarray:
     """Coverage of the dust against the sky: Mitsuba's film alpha only counts surfaces."""
     from setpiece.fx.volume import ray_distance, raymarch
 
-    rgba = raymarch(np.asarray(dust.density, np.float32), dust.bounds_min, dust.bounds_max, camera,
-                    np.array([0.0, 0.0, 1.0]), depth=ray_distance(aov.depth, camera))
+    rgba = raymarch(
+        np.asarray(dust.density, np.float32),
+        dust.bounds_min,
+        dust.bounds_max,
+        camera,
+        np.array([0.0, 0.0, 1.0]),
+        depth=ray_distance(aov.depth, camera),
+    )
     return np.clip(rgba[..., 3], 0.0, 1.0)
 
 

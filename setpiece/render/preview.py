@@ -22,8 +22,9 @@ class PreviewBackend:
 
     def render(self, matrices: np.ndarray, previous: np.ndarray | None = None, dust=None):
         """(passes, dust layer or None) for one frame."""
-        passes = self.renderer.render(self.scene.camera, matrices, self.scene.sun_dir, self.sun_color,
-                                      self.sky_color, self.radius, previous)
+        passes = self.renderer.render(
+            self.scene.camera, matrices, self.scene.sun_dir, self.sun_color, self.sky_color, self.radius, previous
+        )
         return passes, (dust_layer(dust, passes, self.scene, self.spec) if dust is not None else None)
 
     def close(self) -> None:

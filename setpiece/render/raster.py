@@ -92,22 +92,33 @@ _SHADOW_FRAG = "#version 330\nvoid main() {}\n"
 class PreviewRenderer:
     """Rasteriser for a fixed set of rigid parts (fragments, props, mannequins)."""
 
-    def __init__(self, parts: list[Mesh], exposure: list[np.ndarray] | None = None,
-                 ground_color=(0.2, 0.19, 0.18), ground_size: float = 400.0, supersample: int = 2):
+    def __init__(
+        self,
+        parts: list[Mesh],
+        exposure: list[np.ndarray] | None = None,
+        ground_color=(0.2, 0.19, 0.18),
+        ground_size: float = 400.0,
+        supersample: int = 2,
+    ):
         try:
             import moderngl
+
             self.ctx = moderngl.create_standalone_context(backend="egl")
         except Exception as err:  # the driver stack raises many types
             raise RenderError(
                 "preview renderer needs headless OpenGL (EGL): install libegl1 libgl1-mesa-dri "
-                f"libegl-mesa0 (see README). Driver said: {err}") from None
+                f"libegl-mesa0 (see README). Driver said: {err}"
+            ) from None
         self.ss = supersample
         self.n_parts = len(parts)
         self._mgl = moderngl
-        self.prog = self.ctx.program(vertex_shader=_VERT.replace("%COLS%", str(TEX_COLS)),
-                                     fragment_shader=_FRAG.replace("%SHADOW%", str(SHADOW_SIZE)))
-        self.shadow_prog = self.ctx.program(vertex_shader=_VERT.replace("%COLS%", str(TEX_COLS)),
-                                            fragment_shader=_SHADOW_FRAG)
+        self.prog = self.ctx.program(
+            vertex_shader=_VERT.replace("%COLS%", str(TEX_COLS)),
+            fragment_shader=_FRAG.replace("%SHADOW%", str(SHADOW_SIZE)),
+        )
+        self.shadow_prog = self.ctx.program(
+            vertex_shader=_VERT.replace("%COLS%", str(TEX_COLS)), fragment_shader=_SHADOW_FRAG
+        )
         data = _vertex_data(parts, exposure, ground_color, ground_size)
         self.vbo = self.ctx.buffer(data.tobytes())
         layout = "3f 3f 3f 1f 1f"
@@ -125,8 +136,16 @@ class PreviewRenderer:
         self.shadow_fbo = self.ctx.framebuffer(depth_attachment=self.shadow_tex)
         self._fbo_size = None
 
-    def render(self, camera: Camera, transforms: np.ndarray | None, sun_dir, sun_color, sky_color,
-               scene_radius: float = 60.0, previous: np.ndarray | None = None) -> Passes:
+    def render(
+        self,
+        camera: Camera,
+        transforms: np.ndarray | None,
+        sun_dir,
+        sun_color,
+        sky_color,
+        scene_radius: float = 60.0,
+        previous: np.ndarray | None = None,
+    ) -> Passes:
         """Draw one frame; transforms is (n_parts, 4, 4) world-from-rest, or None for rest pose;
         previous (the last frame's transforms) gives the motion pass."""
         if transforms is None:
@@ -203,9 +222,16 @@ class PreviewRenderer:
         shadow = 1.0 - _box_down(ground * (1.0 - extra[..., 2]), s)  # ground shadow, 1 elsewhere
         covered = color[::s, ::s, 3] > 0  # AOVs are point-sampled, not averaged
         part = np.where(covered, np.rint(aux[::s, ::s, 3]).astype(np.int32), -1)
-        return Passes(beauty=rgba[..., :3], alpha=rgba[..., 3], depth=np.where(covered, depth[::s, ::s], np.inf),
-                      normal=aux[::s, ::s, :3] * covered[..., None], part=part,
-                      motion=_clean_motion(extra[::s, ::s, :2] / s, w // s), shadow=shadow, matte=_box_down(extra[..., 3], s))
+        return Passes(
+            beauty=rgba[..., :3],
+            alpha=rgba[..., 3],
+            depth=np.where(covered, depth[::s, ::s], np.inf),
+            normal=aux[::s, ::s, :3] * covered[..., None],
+            part=part,
+            motion=_clean_motion(extra[::s, ::s, :2] / s, w // s),
+            shadow=shadow,
+            matte=_box_down(extra[..., 3], s),
+        )
 
     def release(self) -> None:
         self.ctx.release()

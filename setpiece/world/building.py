@@ -62,8 +62,7 @@ class Scene:
 
 def build_scene(spec: ShotSpec) -> Scene:
     building = make_building(spec.building)
-    return Scene(building, make_camera(spec, building), sun_direction(
-        spec.light.sun_elevation, spec.light.sun_azimuth))
+    return Scene(building, make_camera(spec, building), sun_direction(spec.light.sun_elevation, spec.light.sun_azimuth))
 
 
 def make_building(b: BuildingSection) -> Building:
@@ -90,8 +89,9 @@ def _storey(b: BuildingSection, floor: int) -> list[Element]:
     return out
 
 
-def _facade(b: BuildingSection, floor: int, z0: float, z1: float, axis: int, length: float,
-            offset: float) -> list[Element]:
+def _facade(
+    b: BuildingSection, floor: int, z0: float, z1: float, axis: int, length: float, offset: float
+) -> list[Element]:
     """One wall: piers at bay lines, sill band below and header band above the windows."""
     bays = b.bays[axis]
     t = b.wall_thickness
@@ -106,7 +106,7 @@ def _facade(b: BuildingSection, floor: int, z0: float, z1: float, axis: int, len
         out.append(_wall_box(axis, -length / 2, length / 2, offset, t, z0, z0 + sill, "band", floor))
     out.append(_wall_box(axis, -length / 2, length / 2, offset, t, head, z1, "band", floor))
     edges = -length / 2 + bay * np.arange(bays + 1)
-    for i, centre in enumerate(edges):
+    for _i, centre in enumerate(edges):
         half = (bay - window) / 2
         a = max(centre - half, -length / 2)
         c = min(centre + half, length / 2)
@@ -114,8 +114,9 @@ def _facade(b: BuildingSection, floor: int, z0: float, z1: float, axis: int, len
     return out
 
 
-def _wall_box(axis: int, a: float, c: float, offset: float, t: float, z0: float, z1: float,
-              kind: str, floor: int) -> Element:
+def _wall_box(
+    axis: int, a: float, c: float, offset: float, t: float, z0: float, z1: float, kind: str, floor: int
+) -> Element:
     if axis == 0:
         return Element(kind, floor, (a, offset, z0), (c, offset + t, z1))
     return Element(kind, floor, (offset, a, z0), (offset + t, c, z1))
@@ -145,5 +146,12 @@ def make_camera(spec: ShotSpec, building: Building) -> Camera:
         position = tuple(np.asarray(target) + view / np.linalg.norm(view) * dist)
     else:
         position = c.position
-    return Camera(tuple(map(float, position)), tuple(map(float, target)), c.focal_length,
-                  c.sensor_width, spec.render.width, spec.render.height, far=5000.0)
+    return Camera(
+        tuple(map(float, position)),
+        tuple(map(float, target)),
+        c.focal_length,
+        c.sensor_width,
+        spec.render.width,
+        spec.render.height,
+        far=5000.0,
+    )

@@ -3,8 +3,7 @@ import numpy as np
 from setpiece.physics.debris import debris_meshes, half_heights, simulate_debris
 from setpiece.physics.rigid import SimEvent
 
-EVENTS = [SimEvent(0.1, (0.0, 0.0, 6.0), 20000.0, 8.0, "break"),
-          SimEvent(0.5, (10.0, 0.0, 1.0), 200.0, 2.0, "impact")]
+EVENTS = [SimEvent(0.1, (0.0, 0.0, 6.0), 20000.0, 8.0, "break"), SimEvent(0.5, (10.0, 0.0, 1.0), 200.0, 2.0, "impact")]
 
 
 def _run(count=300, frames=144):

@@ -43,8 +43,10 @@ def test_advection_conserves_mass_in_a_closed_box():
     solver.set_density(ball(solver, (0.35, 0.5, 0.5), 0.2))
     x = cell_centres(solver)  # swirl about the box's vertical axis, then made divergence-free
     nx, ny, nz = solver.shape
-    u = np.zeros((nx + 1, ny, nz)); u[1:] = -3 * (x[1] - 0.5)
-    v = np.zeros((nx, ny + 1, nz)); v[:, 1:] = 3 * (x[0] - 0.5)
+    u = np.zeros((nx + 1, ny, nz))
+    u[1:] = -3 * (x[1] - 0.5)
+    v = np.zeros((nx, ny + 1, nz))
+    v[:, 1:] = 3 * (x[0] - 0.5)
     solver.set_velocity(u, v, np.zeros((nx, ny, nz + 1)))
     solver.project()
     start = solver.density
@@ -60,8 +62,9 @@ def test_dust_carried_out_of_an_open_side_is_lost():
     solver = DustSolver((0, 0, 0), (1, 1, 1), 16, device="cpu", **QUIET)
     solver.set_density(ball(solver, (0.5, 0.5, 0.5), 0.2))
     nx, ny, nz = solver.shape
-    solver.set_velocity(np.full((nx + 1, ny, nz), 1.0), np.zeros((nx, ny + 1, nz)),
-                        np.zeros((nx, ny, nz + 1)))  # a uniform wind along +x
+    solver.set_velocity(
+        np.full((nx + 1, ny, nz), 1.0), np.zeros((nx, ny + 1, nz)), np.zeros((nx, ny, nz + 1))
+    )  # a uniform wind along +x
     start = solver.density.sum()
     masses = []
     for _ in range(16):
@@ -131,10 +134,13 @@ def test_more_mass_and_speed_make_more_dust():
 
 
 def run(seed: int, device: str = "cpu", **options) -> np.ndarray:
-    events = [DustEvent(0.0, (1.0, 0.0, 0.5), 2000.0, 12.0, "impact"),
-              DustEvent(0.05, (-2.0, 1.0, 6.0), 800.0, 5.0, "break")]
-    frames = simulate_dust(events, (-8, -8, 0), (8, 8, 10), frames=8, fps=24, resolution=16,
-                           device=device, seed=seed, **options)
+    events = [
+        DustEvent(0.0, (1.0, 0.0, 0.5), 2000.0, 12.0, "impact"),
+        DustEvent(0.05, (-2.0, 1.0, 6.0), 800.0, 5.0, "break"),
+    ]
+    frames = simulate_dust(
+        events, (-8, -8, 0), (8, 8, 10), frames=8, fps=24, resolution=16, device=device, seed=seed, **options
+    )
     return np.stack([f.density for f in frames])
 
 
@@ -147,16 +153,18 @@ def test_same_seed_gives_identical_dust():
 
 def test_simulate_dust_frames_and_timing():
     events = [DustEvent(0.5, (0, 0, 1), 2000.0, 10.0)]
-    frames = list(simulate_dust(events, (-5, -5, -1), (5, 5, 5), frames=20, fps=24,
-                                resolution=12, device="cpu", amount=2.0))
+    frames = list(
+        simulate_dust(events, (-5, -5, -1), (5, 5, 5), frames=20, fps=24, resolution=12, device="cpu", amount=2.0)
+    )
     assert [f.index for f in frames] == list(range(20))
     assert frames[3].time == pytest.approx(3 / 24)
     assert frames[0].bounds_min[2] == 0.0 and frames[0].density.shape == (12, 12, 6)
     assert frames[0].density.dtype == np.float32
     assert frames[11].density.sum() == 0.0  # nothing before the event at t = 0.5
     assert frames[13].density.sum() > 0.0
-    none = list(simulate_dust(events, (-5, -5, -1), (5, 5, 5), frames=20, fps=24,
-                              resolution=12, device="cpu", amount=0.0))
+    none = list(
+        simulate_dust(events, (-5, -5, -1), (5, 5, 5), frames=20, fps=24, resolution=12, device="cpu", amount=0.0)
+    )
     assert none[-1].density.sum() == 0.0
 
 
@@ -171,6 +179,7 @@ def test_bad_inputs_name_the_fix():
 
 def test_gpu_pressure_path_matches_the_exact_solve():
     """The red-black SOR solve (the CUDA default) agrees with the spectral one."""
+
     def velocity_after(pressure: str):
         solver = DustSolver((-8, -8, 0), (8, 8, 8), 16, device="cpu", pressure=pressure)
         solver.emit([DustEvent(0.0, (2, 0, 0.5), 3000.0, 15.0)], 1 / 24)

@@ -8,8 +8,15 @@ import pytest
 
 from setpiece.camera import Camera
 from setpiece.errors import RenderError
-from setpiece.fx.volume import (composite_over, ray_distance, raymarch, read_vol,
-                                sun_transmittance, vol_to_world, write_vol)
+from setpiece.fx.volume import (
+    composite_over,
+    ray_distance,
+    raymarch,
+    read_vol,
+    sun_transmittance,
+    vol_to_world,
+    write_vol,
+)
 
 LO, HI = np.array([-4.0, -4.0, 0.0]), np.array([4.0, 4.0, 8.0])  # 16^3 cells of 0.5 m
 CAMERA = Camera(position=(3.0, -20.0, 6.0), target=(0.0, 0.0, 4.0), width=96, height=64)
@@ -69,8 +76,7 @@ def test_depth_holdout_hides_dust_behind_opaque_surfaces():
 def test_sunlit_side_is_brighter_than_the_shadowed_side():
     camera = Camera(position=(0.0, -20.0, 4.0), target=(0.0, 0.0, 4.0), width=96, height=64)
     density = cube_density(4, 12, value=4.0)
-    rgba = raymarch(density, LO, HI, camera, sun_dir=(1.0, 0.0, 0.0), sun_color=(3, 3, 3),
-                    sky_color=(0, 0, 0), g=0.0)
+    rgba = raymarch(density, LO, HI, camera, sun_dir=(1.0, 0.0, 0.0), sun_color=(3, 3, 3), sky_color=(0, 0, 0), g=0.0)
     covered = rgba[..., 3] > 0.9
     lum = rgba[..., :3].mean(axis=-1)
     cols = np.nonzero(covered.any(axis=0))[0]
@@ -140,8 +146,7 @@ def check_gridvolume(mi, tmp_path):
     path = write_vol(density, (-1, 0, 2), (2, 4, 7), tmp_path / "d.vol")
     grid = np.array(mi.VolumeGrid(os.fspath(path))).reshape(5, 4, 3)  # z, y, x
     assert np.allclose(grid.transpose(2, 1, 0), density)
-    volume = mi.load_dict({"type": "gridvolume", "filename": os.fspath(path),
-                           "use_grid_bbox": True})
+    volume = mi.load_dict({"type": "gridvolume", "filename": os.fspath(path), "use_grid_bbox": True})
     assert volume.max() == pytest.approx(float(density.max()))
     box = volume.bbox()
     assert np.allclose([box.min[i] for i in range(3)], (-1, 0, 2))

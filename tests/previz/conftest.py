@@ -10,8 +10,10 @@ FIXTURES = Path(__file__).parent / "fixtures"
 @pytest.fixture
 def load():
     """Parse tests/previz/fixtures/NAME.fountain."""
+
     def _load(name: str) -> Screenplay:
         return parse_file(FIXTURES / f"{name}.fountain")
+
     return _load
 
 

@@ -1,6 +1,5 @@
 """Animatic MP4 and OTIO timeline: frame counts, durations, references."""
 
-
 import av
 import numpy as np
 import opentimelineio as otio
@@ -13,8 +12,7 @@ from setpiece.previz.shotlist import Shot
 
 
 def shot(number, seconds, size="WS"):
-    return Shot(number, "1", "master", size, "eye level", 28.0, "static", seconds,
-                description=f"board {number}")
+    return Shot(number, "1", "master", size, "eye level", 28.0, "static", seconds, description=f"board {number}")
 
 
 @pytest.fixture
@@ -76,7 +74,8 @@ def test_placeholder_board_draws_the_framing():
     assert wide.shape == close.shape == (90, 160, 3)
     # the CU frame line sits well inside the picture, the EWS one at its edge
     row = 40
-    bright = lambda img: [x for x in range(160) if img[row, x].min() > 200]
+    def bright(img):
+        return [x for x in range(160) if img[row, x].min() > 200]
     assert min(bright(close)) > 40 and min(bright(wide)) < 10
 
 

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from setpiece.previz import (
-    break_down, generate_shots, parse_file, placeholder_board, run_previz, write_contact_sheet)
+from setpiece.previz import break_down, generate_shots, parse_file, placeholder_board, run_previz, write_contact_sheet
 from setpiece.previz.boards import StoryboardRenderer, block_scene, mannequin, shot_pose
 
 W, H = 160, 90
@@ -24,8 +23,7 @@ def story(request):
     shots = generate_shots(scenes)
     renderer = StoryboardRenderer(scenes, shots)
     request.addfinalizer(renderer.close)
-    return {"scenes": {s.number: s for s in scenes}, "shots": {s.number: s for s in shots},
-            "renderer": renderer}
+    return {"scenes": {s.number: s for s in scenes}, "shots": {s.number: s for s in shots}, "renderer": renderer}
 
 
 def board(story, shot, w=W, h=H, scene=None):
@@ -45,7 +43,7 @@ def test_mannequins_stand_where_the_characters_are_projected(story):
         for fraction in (0.3, 0.7, 0.93):  # legs, chest, head
             x, y, depth = b.camera.project(actor.at(fraction)[None])[0]
             assert 0 <= x < W and 0 <= y < H and depth > 0
-            window = b.passes.part[int(y) - 1:int(y) + 2, int(x) - 1:int(x) + 2]
+            window = b.passes.part[int(y) - 1 : int(y) + 2, int(x) - 1 : int(x) + 2]
             assert (window == actor.part).any(), (name, fraction)
         assert b.coverage(f"character:{name}") > 0.005
 
@@ -64,8 +62,10 @@ def test_each_character_keeps_one_colour(story):
 
 def test_close_up_is_tighter_than_wide_shot(story):
     shot = story["shots"]["2E"]  # Leo, single
-    cover = {size: board(story, dataclasses.replace(shot, size=size)).coverage("character:LEO")
-             for size in ("WS", "MS", "CU")}
+    cover = {
+        size: board(story, dataclasses.replace(shot, size=size)).coverage("character:LEO")
+        for size in ("WS", "MS", "CU")
+    }
     assert cover["WS"] < cover["MS"] < cover["CU"]
     assert cover["CU"] > 0.2 and cover["WS"] < 0.1
 
@@ -153,7 +153,7 @@ def test_dutch_angle_turns_the_frame(story):
     assert dutch.image.size == (W, H)
     # the ground line is no longer level: sky pixels in one top corner, not the other
     sky = dutch.passes.part == -1
-    assert sky.any() and not np.array_equal(sky[:, :W // 2], sky[:, W // 2:][:, ::-1])
+    assert sky.any() and not np.array_equal(sky[:, : W // 2], sky[:, W // 2 :][:, ::-1])
 
 
 def test_one_gl_context_for_all_scenes(story, monkeypatch):
@@ -175,8 +175,7 @@ def test_one_gl_context_for_all_scenes(story, monkeypatch):
 
 
 def test_edited_shot_adds_a_character(story):
-    shot = dataclasses.replace(story["shots"]["2E"], characters=["LEO", "NEWCOMER"],
-                               subject="NEWCOMER")
+    shot = dataclasses.replace(story["shots"]["2E"], characters=["LEO", "NEWCOMER"], subject="NEWCOMER")
     with StoryboardRenderer() as renderer:
         b = renderer.board(shot, story["scenes"]["2"], W, H)
     assert "NEWCOMER" in b.blocking.actors
@@ -199,8 +198,7 @@ def test_contact_sheet_lists_and_links_every_board(tmp_path, story):
         path = folder / "boards" / f"{k:03d}_{shot.number}.png"
         placeholder_board(shot, (64, 36)).save(path)
         boards.append(path)
-    files = write_contact_sheet(folder, boards, shots, list(story["scenes"].values()),
-                                title="**THE LAST SHIFT**")
+    files = write_contact_sheet(folder, boards, shots, list(story["scenes"].values()), title="**THE LAST SHIFT**")
     page = files["contact_sheet.html"].read_text()
     assert "<h1>THE LAST SHIFT</h1>" in page
     for shot, path in zip(shots, boards):

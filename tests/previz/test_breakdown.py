@@ -7,8 +7,14 @@ import json
 import pytest
 
 from setpiece.previz.breakdown import (
-    break_down, breakdown_csv, breakdown_json, breakdown_markdown, format_eighths,
-    parse_heading, vfx_beats)
+    break_down,
+    breakdown_csv,
+    breakdown_json,
+    breakdown_markdown,
+    format_eighths,
+    parse_heading,
+    vfx_beats,
+)
 from setpiece.previz.fountain import Action, parse
 
 
@@ -36,13 +42,21 @@ def test_speaking_and_mentioned_characters(small):
     assert scenes[2].speaking == [] and scenes[2].mentioned == ["TESSA", "BORIS"]
     first = scenes[0].speeches[-1]
     assert (first.character, first.line, first.text, first.parenthetical) == (
-        "TESSA", 13, "Then we go.", "(to herself)")
+        "TESSA",
+        13,
+        "Then we go.",
+        "(to herself)",
+    )
 
 
 def test_props_from_lexicon_and_caps(small):
     _, scenes = small
     assert [(p.name, p.line) for p in scenes[0].props] == [
-        ("flashlight", 5), ("truck", 5), ("megaphone", 5), ("winch", 5)]
+        ("flashlight", 5),
+        ("truck", 5),
+        ("megaphone", 5),
+        ("winch", 5),
+    ]
     assert [p.name for p in scenes[2].props] == ["detonator"]
     # the introduced character "TESSA (40s)" is not a prop
     assert all(p.name != "tessa" for s in scenes for p in s.props)
@@ -51,38 +65,47 @@ def test_props_from_lexicon_and_caps(small):
 def test_vfx_beats_with_category_and_line(small):
     _, scenes = small
     assert [(b.category, b.keyword, b.line) for b in scenes[0].vfx] == [
-        ("collapse", "collapses", 17), ("fire", "fire", 17), ("cracks", "cracks", 17),
-        ("dust", "dust", 17)]
+        ("collapse", "collapses", 17),
+        ("fire", "fire", 17),
+        ("cracks", "cracks", 17),
+        ("dust", "dust", 17),
+    ]
     assert [(b.category, b.line) for b in scenes[1].vfx] == [("glass", 21)]
     assert [(b.category, b.line) for b in scenes[2].vfx] == [("smoke", 25)]
 
 
-@pytest.mark.parametrize("line, expected", [
-    ("The tower topples into the street.", ["collapse"]),
-    ("The charges detonate. A fireball rolls up.", ["explosion"]),
-    ("Flames lick the roof.", ["fire"]),
-    ("Windows blow out along the facade.", ["glass"]),
-    ("Rubble everywhere.", ["debris"]),
-    ("The ground shakes.", ["shake"]),
-    ("Sparks rain from the cut cable.", ["sparks"]),
-    ("The guards open fire.", []),
-    ("He grabs the fire extinguisher.", []),
-    ("She shakes her head and cracks a smile.", []),
-    ("They explore the detonator manual.", []),
-])
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ("The tower topples into the street.", ["collapse"]),
+        ("The charges detonate. A fireball rolls up.", ["explosion"]),
+        ("Flames lick the roof.", ["fire"]),
+        ("Windows blow out along the facade.", ["glass"]),
+        ("Rubble everywhere.", ["debris"]),
+        ("The ground shakes.", ["shake"]),
+        ("Sparks rain from the cut cable.", ["sparks"]),
+        ("The guards open fire.", []),
+        ("He grabs the fire extinguisher.", []),
+        ("She shakes her head and cracks a smile.", []),
+        ("They explore the detonator manual.", []),
+    ],
+)
 def test_vfx_lexicon(line, expected):
     action = Action(line=1, text=line)
     assert [b.category for b in vfx_beats(action)] == expected
 
 
-@pytest.mark.parametrize("heading, parts", [
-    ("INT./EXT. TAXI - MOVING - DAY", ("INT/EXT", "TAXI - MOVING", "DAY")),
-    ("I/E VAN - NIGHT", ("INT/EXT", "VAN", "NIGHT")),
-    ("est. harbour - dusk", ("EXT", "harbour", "dusk")),
-    ("EXT. ALLEY", ("EXT", "ALLEY", "")),
-    ("INT. HOUSE - DAY (FLASHBACK)", ("INT", "HOUSE", "DAY (FLASHBACK)")),
-    ("DRONE POV", ("", "DRONE POV", "")),
-])
+@pytest.mark.parametrize(
+    "heading, parts",
+    [
+        ("INT./EXT. TAXI - MOVING - DAY", ("INT/EXT", "TAXI - MOVING", "DAY")),
+        ("I/E VAN - NIGHT", ("INT/EXT", "VAN", "NIGHT")),
+        ("est. harbour - dusk", ("EXT", "harbour", "dusk")),
+        ("EXT. ALLEY", ("EXT", "ALLEY", "")),
+        ("INT. HOUSE - DAY (FLASHBACK)", ("INT", "HOUSE", "DAY (FLASHBACK)")),
+        ("DRONE POV", ("", "DRONE POV", "")),
+    ],
+)
 def test_parse_heading(heading, parts):
     assert parse_heading(heading) == parts
 

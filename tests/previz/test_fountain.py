@@ -20,6 +20,7 @@ def only(play, cls):
 
 # --------------------------------------------------------------------------- title page
 
+
 def test_title_page_keys_indented_values_and_emphasis(load):
     play = load("title_page")
     assert play.title_page == {
@@ -43,13 +44,21 @@ def test_fade_in_is_not_a_title_page():
 
 # --------------------------------------------------------------------------- scene headings
 
+
 def test_scene_heading_prefixes_numbers_and_forcing(load):
     play = load("scene_headings")
     headings = only(play, ft.SceneHeading)
     assert [h.text for h in headings] == [
-        "INT. KITCHEN - NIGHT", "EXT. ROOFTOP - DAWN", "est. harbour - dusk",
-        "INT./EXT. TAXI - MOVING - DAY", "I/E VAN - NIGHT", "INT. VAULT - NIGHT",
-        "EXT. ALLEY - DAY", "INT. HALL - DAY", "DRONE POV"]
+        "INT. KITCHEN - NIGHT",
+        "EXT. ROOFTOP - DAWN",
+        "est. harbour - dusk",
+        "INT./EXT. TAXI - MOVING - DAY",
+        "I/E VAN - NIGHT",
+        "INT. VAULT - NIGHT",
+        "EXT. ALLEY - DAY",
+        "INT. HALL - DAY",
+        "DRONE POV",
+    ]
     assert [h.number for h in headings][5:8] == ["7", "12A", "I-1-A"]
     assert headings[-1].forced and not headings[0].forced
     assert [h.line for h in headings][:3] == [1, 5, 9]
@@ -67,10 +76,13 @@ def test_scenes_group_elements_and_number_them():
     play = parse("INT. A - DAY\n\nOne.\n\nEXT. B - NIGHT #9#\n\nTwo.\n")
     scenes = play.scenes()
     assert [(s.number, s.line, [e.text for e in s.elements]) for s in scenes] == [
-        ("1", 1, ["One."]), ("9", 5, ["Two."])]
+        ("1", 1, ["One."]),
+        ("9", 5, ["Two."]),
+    ]
 
 
 # --------------------------------------------------------------------------- action
+
 
 def test_action_keeps_line_breaks_indentation_and_forcing(load):
     play = load("action")
@@ -89,17 +101,31 @@ def test_action_keeps_line_breaks_indentation_and_forcing(load):
 
 # --------------------------------------------------------------------------- dialogue
 
+
 def test_characters_extensions_forced_and_parentheticals(load):
     play = load("dialogue")
     cues = only(play, ft.Character)
     assert [(c.name, c.extensions) for c in cues] == [
-        ("RAFA", ()), ("RAFA", ("CONT'D",)), ("DISPATCH", ("V.O.",)), ("KIM", ("O.S.",)),
-        ("HANS", ("on the radio",)), ("McCLANE", ()), ("R2D2", ()), ("RAFA", ()),
-        ("KIM", ()), ("RAFA", ()), ("NINA", ())]
+        ("RAFA", ()),
+        ("RAFA", ("CONT'D",)),
+        ("DISPATCH", ("V.O.",)),
+        ("KIM", ("O.S.",)),
+        ("HANS", ("on the radio",)),
+        ("McCLANE", ()),
+        ("R2D2", ()),
+        ("RAFA", ()),
+        ("KIM", ()),
+        ("RAFA", ()),
+        ("NINA", ()),
+    ]
     assert cues[5].forced and cues[5].text == "McCLANE"
     assert pairs(play)[3:8] == [
-        ("character", "RAFA (CONT'D)"), ("parenthetical", "(quietly)"),
-        ("dialogue", "All of them."), ("parenthetical", "(beat)"), ("dialogue", "Every floor.")]
+        ("character", "RAFA (CONT'D)"),
+        ("parenthetical", "(quietly)"),
+        ("dialogue", "All of them."),
+        ("parenthetical", "(beat)"),
+        ("dialogue", "Every floor."),
+    ]
 
 
 def test_two_spaces_keep_a_blank_line_inside_dialogue(load):
@@ -116,8 +142,7 @@ def test_dual_dialogue_marks_both_cues(load):
 
 def test_lyrics(load):
     play = load("dialogue")
-    assert [(e.text, e.line) for e in only(play, ft.Lyric)] == [
-        ("Down by the river", 39), ("the old mill stands", 40)]
+    assert [(e.text, e.line) for e in only(play, ft.Lyric)] == [("Down by the river", 39), ("the old mill stands", 40)]
     assert parse("~Sing it loud\n").elements[0].kind == "lyric"
 
 
@@ -128,10 +153,10 @@ def test_caps_line_followed_by_blank_is_action_not_character():
 
 # --------------------------------------------------------------------------- transitions, centered
 
+
 def test_transitions_and_centered(load):
     play = load("transitions_centered")
-    assert [(t.text, t.forced) for t in only(play, ft.Transition)] == [
-        ("CUT TO:", False), ("Burn to White.", True)]
+    assert [(t.text, t.forced) for t in only(play, ft.Transition)] == [("CUT TO:", False), ("Burn to White.", True)]
     assert [c.text for c in only(play, ft.Centered)] == ["THE END", "INTERMISSION"]
     # "TO:" without a blank line after it is not a transition
     assert pairs(play)[-1] == ("action", "SMASH CUT TO:\nSomebody yells this line.")
@@ -139,8 +164,9 @@ def test_transitions_and_centered(load):
 
 # --------------------------------------------------------------------------- emphasis
 
+
 def styled(el):
-    return [(el.text[s.start:s.end], set(s.styles)) for s in el.spans]
+    return [(el.text[s.start : s.end], set(s.styles)) for s in el.spans]
 
 
 def test_emphasis_spans_and_escapes(load):
@@ -168,6 +194,7 @@ def test_emphasis_does_not_cross_line_breaks():
 
 # --------------------------------------------------------------------------- notes, boneyard
 
+
 def test_notes_inline_and_standalone(load):
     play = load("notes_boneyard")
     action = only(play, ft.Action)[0]
@@ -187,46 +214,67 @@ def test_boneyard_is_removed_and_line_numbers_survive(load):
 
 # --------------------------------------------------------------------------- structure
 
+
 def test_sections_synopses_and_page_breaks(load):
     play = load("structure")
     assert [(s.text, s.depth) for s in only(play, ft.Section)] == [
-        ("ACT ONE", 1), ("The Setup", 2), ("Morning", 3), ("ACT TWO", 1)]
+        ("ACT ONE", 1),
+        ("The Setup", 2),
+        ("Morning", 3),
+        ("ACT TWO", 1),
+    ]
     assert [s.text for s in only(play, ft.Synopsis)] == ["The crew arrives before sunrise."]
     assert [p.line for p in only(play, ft.PageBreak)] == [13, 19]
     assert len(play.scenes()) == 2
 
 
 def test_fixtures_cover_every_element_kind(load):
-    names = ["title_page", "scene_headings", "action", "dialogue", "transitions_centered",
-             "emphasis", "notes_boneyard", "structure"]
+    names = [
+        "title_page",
+        "scene_headings",
+        "action",
+        "dialogue",
+        "transitions_centered",
+        "emphasis",
+        "notes_boneyard",
+        "structure",
+    ]
     seen = {e.kind for name in names for e in load(name).elements}
-    every = {cls.kind for cls in vars(ft).values()
-             if isinstance(cls, type) and issubclass(cls, ft.Element) and cls is not ft.Element}
+    every = {
+        cls.kind
+        for cls in vars(ft).values()
+        if isinstance(cls, type) and issubclass(cls, ft.Element) and cls is not ft.Element
+    }
     assert seen == every
 
 
 # --------------------------------------------------------------------------- line endings, warnings
+
 
 def test_crlf_and_cr_give_the_same_elements_and_lines(load):
     text = Path(load("dialogue").source).read_text()
     lf = parse(text)
     for newline in ("\r\n", "\r"):
         other = parse(text.replace("\n", newline))
-        assert [(e.kind, e.text, e.line) for e in other.elements] == \
-            [(e.kind, e.text, e.line) for e in lf.elements]
+        assert [(e.kind, e.text, e.line) for e in other.elements] == [(e.kind, e.text, e.line) for e in lf.elements]
 
 
 def test_odd_screenplay_gives_warnings_with_line_numbers(load):
     play = load("odd")
     assert [w.line for w in play.warnings] == [1, 4, 7, 9, 11, 14, 16]
     text = "\n".join(str(w) for w in play.warnings)
-    for phrase in ("not followed by a blank line", "parenthetical without a character",
-                   "'BOB' has no dialogue", "stray '*/'", "dual dialogue",
-                   "unclosed boneyard", "unclosed note"):
+    for phrase in (
+        "not followed by a blank line",
+        "parenthetical without a character",
+        "'BOB' has no dialogue",
+        "stray '*/'",
+        "dual dialogue",
+        "unclosed boneyard",
+        "unclosed note",
+    ):
         assert phrase in text
     # the unclosed markers are kept as text, nothing after them is lost
-    assert pairs(play)[-2:] == [("action", "/* this boneyard never closes"),
-                                ("action", "[[ nor does this note")]
+    assert pairs(play)[-2:] == [("action", "/* this boneyard never closes"), ("action", "[[ nor does this note")]
 
 
 @pytest.mark.parametrize("text", ["", "   \n\n\t\n"])
@@ -244,9 +292,45 @@ def test_script_without_headings_warns_and_becomes_one_scene():
 
 
 def test_parser_never_raises_on_random_input():
-    tokens = ["INT. ", "EXT. ", ".", "!", "@", "~", ">", "<", "#", "=", "===", "[[", "]]",
-              "/*", "*/", "*", "**", "_", "\\", "^", "(", ")", "BOB", "bob", " ", "  ", "\t",
-              "\n", "\n\n", "TO:", "DAY", " - ", "Title:", "#1A#", "é", "\r\n", "\x0c"]
+    tokens = [
+        "INT. ",
+        "EXT. ",
+        ".",
+        "!",
+        "@",
+        "~",
+        ">",
+        "<",
+        "#",
+        "=",
+        "===",
+        "[[",
+        "]]",
+        "/*",
+        "*/",
+        "*",
+        "**",
+        "_",
+        "\\",
+        "^",
+        "(",
+        ")",
+        "BOB",
+        "bob",
+        " ",
+        "  ",
+        "\t",
+        "\n",
+        "\n\n",
+        "TO:",
+        "DAY",
+        " - ",
+        "Title:",
+        "#1A#",
+        "é",
+        "\r\n",
+        "\x0c",
+    ]
     rng = random.Random(0)
     for _ in range(400):
         text = "".join(rng.choice(tokens) for _ in range(rng.randint(0, 60)))
@@ -256,6 +340,7 @@ def test_parser_never_raises_on_random_input():
 
 
 # --------------------------------------------------------------------------- files
+
 
 def test_missing_file_and_directory(tmp_path):
     with pytest.raises(ScreenplayError, match="not found"):
@@ -273,7 +358,7 @@ def test_binary_file_names_the_line(tmp_path):
 
 def test_non_utf8_file_names_the_line(tmp_path):
     path = tmp_path / "latin.fountain"
-    path.write_bytes("INT. CAFÉ - DAY\n".encode("utf-8") + "\nCrème brûlée.\n".encode("latin-1"))
+    path.write_bytes("INT. CAFÉ - DAY\n".encode() + "\nCrème brûlée.\n".encode("latin-1"))
     with pytest.raises(ScreenplayError, match=r"line 3: byte 0xe8 is not valid UTF-8"):
         parse_file(path)
 
@@ -291,5 +376,4 @@ def test_utf16_and_utf8_bom_are_read(tmp_path):
     for name, data in (("a", text.encode("utf-16")), ("b", b"\xef\xbb\xbf" + text.encode())):
         path = tmp_path / f"{name}.fountain"
         path.write_bytes(data)
-        assert pairs(parse_file(path)) == [("scene_heading", "INT. CAFÉ - DAY"),
-                                           ("action", "Steam.")]
+        assert pairs(parse_file(path)) == [("scene_heading", "INT. CAFÉ - DAY"), ("action", "Steam.")]

@@ -18,14 +18,21 @@ def test_example_screenplay_end_to_end(tmp_path, example):
     result = run_previz(example, tmp_path / "collapse", board_size=SMALL, fps=12)
     take = result.take_dir
     assert take == tmp_path / "collapse" / "v001"
-    for name in ("screenplay.fountain", "breakdown.json", "breakdown.md", "breakdown.csv",
-                 "shotlist.csv", "shotlist.toml", "animatic.mp4", "animatic.otio"):
+    for name in (
+        "screenplay.fountain",
+        "breakdown.json",
+        "breakdown.md",
+        "breakdown.csv",
+        "shotlist.csv",
+        "shotlist.toml",
+        "animatic.mp4",
+        "animatic.otio",
+    ):
         assert (take / name).is_file(), name
     assert result.warnings == []
     assert len(result.scenes) == 4
     data = json.loads((take / "breakdown.json").read_text())
-    with_collapse = [s["number"] for s in data["scenes"]
-                     if any(b["category"] == "collapse" for b in s["vfx"])]
+    with_collapse = [s["number"] for s in data["scenes"] if any(b["category"] == "collapse" for b in s["vfx"])]
     assert with_collapse == ["3"]
     assert any(s.dual for s in result.scenes[2].speeches)
     assert read_shotlist(take / "shotlist.toml") == result.shots
@@ -92,8 +99,7 @@ def test_edited_shot_list_drives_the_animatic(tmp_path, example):
     second = run_previz(example, tmp_path / "p", board_size=SMALL, fps=6, shot_list=path)
     assert [s.number for s in second.shots] == [s.number for s in edited]
     clips = list(otio.adapters.read_from_file(str(second.timeline)).find_clips())
-    assert [c.duration().to_frames() for c in clips] == [
-        max(1, round(s.duration_s * 6)) for s in edited]
+    assert [c.duration().to_frames() for c in clips] == [max(1, round(s.duration_s * 6)) for s in edited]
 
     edited[0].scene = "99"
     write_shotlist(edited, path)

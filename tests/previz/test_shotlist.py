@@ -5,8 +5,19 @@ import pytest
 from setpiece.previz.breakdown import break_down
 from setpiece.previz.fountain import parse
 from setpiece.previz.shotlist import (
-    MIN_FLEX_S, Shot, ShotListError, generate_shots, read_shotlist, shot_number, shot_to_spec,
-    shots_from_csv, shots_from_toml, shots_to_csv, shots_to_toml, write_shotlist)
+    MIN_FLEX_S,
+    Shot,
+    ShotListError,
+    generate_shots,
+    read_shotlist,
+    shot_number,
+    shot_to_spec,
+    shots_from_csv,
+    shots_from_toml,
+    shots_to_csv,
+    shots_to_toml,
+    write_shotlist,
+)
 from setpiece.spec import ShotSpec, spec_from_dict
 
 
@@ -40,7 +51,10 @@ def test_coverage_rules_in_story_order(small):
 def test_interior_and_no_dialogue_scene(small):
     _, shots = small
     assert [(s.kind, s.size, s.move) for s in shots if s.scene == "2"] == [
-        ("establishing", "WS", "pan"), ("master", "WS", "dolly"), ("vfx", "CU", "static")]
+        ("establishing", "WS", "pan"),
+        ("master", "WS", "dolly"),
+        ("vfx", "CU", "static"),
+    ]
 
 
 def test_establishing_only_when_location_changes():
@@ -50,12 +64,16 @@ def test_establishing_only_when_location_changes():
 
 
 def test_singles_for_one_or_three_speakers_and_none_for_voice_over():
-    play = parse("INT. A - DAY\n\nANN\nHi.\n\nBEN\nHi.\n\nCAL\nHi.\n\n"
-                 "INT. B - DAY\n\nANN\nAlone.\n\nRADIO (V.O.)\nStatic.\n")
+    play = parse(
+        "INT. A - DAY\n\nANN\nHi.\n\nBEN\nHi.\n\nCAL\nHi.\n\nINT. B - DAY\n\nANN\nAlone.\n\nRADIO (V.O.)\nStatic.\n"
+    )
     shots = generate_shots(break_down(play))
     assert [(s.scene, s.kind, s.subject) for s in shots if s.kind in ("single", "ots")] == [
-        ("1", "single", "ANN"), ("1", "single", "BEN"), ("1", "single", "CAL"),
-        ("2", "single", "ANN")]
+        ("1", "single", "ANN"),
+        ("1", "single", "BEN"),
+        ("1", "single", "CAL"),
+        ("2", "single", "ANN"),
+    ]
 
 
 def test_durations_fill_the_scene_screen_time(small):
@@ -85,20 +103,39 @@ def test_generation_is_deterministic(load):
     assert a == b
 
 
-@pytest.mark.parametrize("scene, index, number", [
-    ("3", 0, "3A"), ("3", 7, "3H"), ("3", 8, "3J"),  # no I or O
-    ("3", 23, "3Z"), ("3", 24, "3AA"), ("12A", 1, "12A-B")])
+@pytest.mark.parametrize(
+    "scene, index, number",
+    [
+        ("3", 0, "3A"),
+        ("3", 7, "3H"),
+        ("3", 8, "3J"),  # no I or O
+        ("3", 23, "3Z"),
+        ("3", 24, "3AA"),
+        ("12A", 1, "12A-B"),
+    ],
+)
 def test_shot_numbers(scene, index, number):
     assert shot_number(scene, index) == number
 
 
 # --------------------------------------------------------------------------- CSV / TOML
 
+
 def odd_shot():
-    return Shot(number="9A", scene="9", kind="vfx", size="CU", angle="low", lens_mm=85.5,
-                move="push-in", duration_s=2.25, subject="glass", line=40,
-                description='Glass "rains", slowly\nover the street; é \\ ok',
-                characters=["ANN", "McCLANE"])
+    return Shot(
+        number="9A",
+        scene="9",
+        kind="vfx",
+        size="CU",
+        angle="low",
+        lens_mm=85.5,
+        move="push-in",
+        duration_s=2.25,
+        subject="glass",
+        line=40,
+        description='Glass "rains", slowly\nover the street; é \\ ok',
+        characters=["ANN", "McCLANE"],
+    )
 
 
 def test_csv_and_toml_round_trip(small):
@@ -127,31 +164,32 @@ def edit_csv(shots, row, column, value):
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize("column, value, expected", [
-    ("lens_mm", "wide",
-     "edited.csv, line 3, field 'lens_mm': expected a number from 8 to 300, got 'wide'"),
-    ("lens_mm", "500", "'lens_mm'"),
-    ("duration_s", "0", "'duration_s'"),
-    ("kind", "drone", "'kind': expected one of establishing, master"),
-    ("size", "huge", "'size'"),
-    ("move", "zoom", "'move'"),
-    ("number", "", "'number': expected a non-empty value"),
-    ("line", "x", "'line': expected a whole number"),
-])
+@pytest.mark.parametrize(
+    "column, value, expected",
+    [
+        ("lens_mm", "wide", "edited.csv, line 3, field 'lens_mm': expected a number from 8 to 300, got 'wide'"),
+        ("lens_mm", "500", "'lens_mm'"),
+        ("duration_s", "0", "'duration_s'"),
+        ("kind", "drone", "'kind': expected one of establishing, master"),
+        ("size", "huge", "'size'"),
+        ("move", "zoom", "'move'"),
+        ("number", "", "'number': expected a non-empty value"),
+        ("line", "x", "'line': expected a whole number"),
+    ],
+)
 def test_bad_csv_edit_names_line_and_field(column, value, expected):
-    shots = [Shot("1A", "1", "master", "WS", "eye level", 28.0, "static", 3.0, "master"),
-             Shot("1B", "1", "insert", "CU", "high", 85.0, "static", 2.0, "cup")]
+    shots = [
+        Shot("1A", "1", "master", "WS", "eye level", 28.0, "static", 3.0, "master"),
+        Shot("1B", "1", "insert", "CU", "high", 85.0, "static", 2.0, "cup"),
+    ]
     with pytest.raises(ShotListError, match=expected):
         shots_from_csv(edit_csv(shots, 1, column, value), "edited.csv")
 
 
 def test_csv_edits_that_are_fine():
-    text = ("number,scene,kind,size,lens_mm,move,duration_s,my notes\n"
-            "1A,1,Master,ws,35,STATIC,4,ask the DP\n"
-            ",,,,,,,\n")
+    text = "number,scene,kind,size,lens_mm,move,duration_s,my notes\n1A,1,Master,ws,35,STATIC,4,ask the DP\n,,,,,,,\n"
     [shot] = shots_from_csv(text)
-    assert (shot.kind, shot.size, shot.move, shot.angle, shot.lens_mm) == (
-        "master", "WS", "static", "eye level", 35.0)
+    assert (shot.kind, shot.size, shot.move, shot.angle, shot.lens_mm) == ("master", "WS", "static", "eye level", 35.0)
 
 
 def test_csv_structure_errors():
@@ -167,14 +205,16 @@ def test_toml_errors_name_the_shot():
     with pytest.raises(ShotListError, match="not valid TOML"):
         shots_from_toml("[[shot]\nnumber = 1")
     with pytest.raises(ShotListError, match=r"\[\[shot\]\] #1 \(2B\): missing field\(s\) size"):
-        shots_from_toml('[[shot]]\nnumber = "2B"\nscene = "2"\nkind = "master"\n'
-                        'lens_mm = 28\nmove = "static"\nduration_s = 3\n')
+        shots_from_toml(
+            '[[shot]]\nnumber = "2B"\nscene = "2"\nkind = "master"\nlens_mm = 28\nmove = "static"\nduration_s = 3\n'
+        )
     good = shots_to_toml([odd_shot()])
     with pytest.raises(ShotListError, match=r"#1 \(9A\), field 'duration_s'"):
         shots_from_toml(good.replace("duration_s = 2.25", "duration_s = -1"))
 
 
 # --------------------------------------------------------------------------- ShotSpec
+
 
 def test_collapse_shot_becomes_a_spec(small):
     scenes, shots = small
