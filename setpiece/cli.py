@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.text import Text
 
 from setpiece.errors import SetpieceError
 
@@ -42,9 +43,11 @@ def render(
         out = output or Path("shots") / shot.shot.name
         with _progress() as bars:
             result = run_shot(shot, out, _reporter(bars))
-    except SetpieceError as err:
-        console.print(f"[bold red]error:[/] {err}")
-        raise typer.Exit(2) from None
+    except (SetpieceError, OSError) as err:
+        _fail(err)
+    except KeyboardInterrupt:
+        console.print("interrupted: this take was discarded; earlier takes are untouched")
+        raise typer.Exit(130) from None
     console.print(f"[green]take written:[/] {result.take_dir}  ({result.frames} frames, {result.fragments} fragments)")
     for stage, seconds in result.timings.items():
         console.print(f"  {stage:<12} {seconds:7.2f} s")
@@ -87,14 +90,22 @@ def previz(
                 fps=fps,
                 progress=_reporter(bars),
             )
-    except SetpieceError as err:
-        console.print(f"[bold red]error:[/] {err}")
-        raise typer.Exit(2) from None
+    except (SetpieceError, OSError) as err:
+        _fail(err)
     for warning in getattr(result, "warnings", []):
         console.print(f"[yellow]warning:[/] {warning}")
     console.print(f"[green]previz written:[/] {result.out_dir}  ({len(result.shots)} shots)")
     if result.contact_sheet:
         console.print(f"  contact sheet: {result.contact_sheet}")
+
+
+def _fail(err: Exception) -> None:
+    """One line naming the problem and the fix, exit status 2: never a traceback."""
+    from setpiece.graph import describe_os_error
+
+    message = describe_os_error(err) if isinstance(err, OSError) else str(err)
+    console.print(Text("error: ", style="bold red") + Text(message), soft_wrap=True)
+    raise typer.Exit(2) from None
 
 
 def _progress() -> Progress:

@@ -24,3 +24,7 @@ class RenderError(SetpieceError):
 
 class OutputError(SetpieceError):
     """Outputs cannot be written where asked."""
+
+
+class StageError(SetpieceError):
+    """A stage failed; the message names the stage and what to change."""

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from setpiece.artifacts import Passes
 from setpiece.errors import OutputError
-from setpiece.render.passes import Passes
 
 
 def _atomic(path: Path) -> Path:
@@ -151,7 +151,7 @@ def write_usd(
 
 def _animate(i, centre, sim, translate, orient, visibility, Gf, UsdGeom) -> None:
     """Key only where motion changes: ends of static spans keep interpolation exact."""
-    from setpiece.physics.rigid import quat_to_matrix
+    from setpiece.artifacts import quat_to_matrix
 
     q = sim.rotations[:, i].astype(float)
     t = sim.translations[:, i] + np.einsum("fij,j->fi", quat_to_matrix(q), centre)
