@@ -23,13 +23,13 @@ class RenderWorker:
         meshes = fragment_meshes(self.scene, frags, ctx.rng())
         self.backend = make_backend(spec, self.scene, meshes, debris.meshes if debris else [], box)
         self.parts = inputs["sim"].concat(debris.motion) if debris else inputs["sim"]
-        self.previous = None
 
     def frame(self, index: int, upstream=None):
-        matrices = self.parts.matrices(index)
-        out = self.backend.render(index, matrices, self.previous, self.dust[index] if self.dust else None)
-        self.previous = matrices
-        return out
+        # the previous frame's pose comes from the motion, not from the last call, so a
+        # frame renders the same whichever frames a worker was given before it
+        previous = self.parts.matrices(index - 1) if index > 0 else None
+        dust = self.dust[index] if self.dust else None
+        return self.backend.render(index, self.parts.matrices(index), previous, dust)
 
     def close(self, ok: bool) -> None:
         self.backend.close()
