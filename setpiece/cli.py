@@ -25,8 +25,13 @@ def render(
     backend: str = typer.Option(None, "--backend", help="override render.backend: preview or final"),
     frames: int = typer.Option(None, "--frames", help="override shot.frames"),
     plate: Path = typer.Option(None, "--plate", help="photo to comp over; the ground becomes a shadow catcher"),
+    workers: int = typer.Option(0, "--workers", min=0, max=256, help="render frames on N local Dask workers"),
+    scheduler: str = typer.Option(
+        None, "--scheduler", help="render frames on an existing Dask cluster, e.g. tcp://HOST:8786"
+    ),
 ) -> None:
     """Build, fracture, simulate, render and deliver one shot."""
+    from setpiece.farm import Farm
     from setpiece.pipeline import run_shot
     from setpiece.spec import load_spec, spec_from_dict
 
@@ -42,7 +47,7 @@ def render(
         shot = spec_from_dict(overrides, f"{spec} (with command-line overrides)")
         out = output or Path("shots") / shot.shot.name
         with _progress() as bars:
-            result = run_shot(shot, out, _reporter(bars))
+            result = run_shot(shot, out, _reporter(bars), Farm(workers, scheduler))
     except (SetpieceError, OSError) as err:
         _fail(err)
     except KeyboardInterrupt:

@@ -58,25 +58,31 @@ def writer_class(name: str) -> type:
 
 
 def open_writers(ctx) -> list[Writer]:
-    """The writers whose [output] flag is on, opened for this take."""
+    """The writers whose [output] flag is on, opened for this take. ctx.options["writers"]
+    picks "per_frame" ones (a file per frame: they can run on any farm worker), "sequence"
+    ones (need every frame in order, or the whole shot) or "all" (the default)."""
     spec = ctx.spec
     if ctx.work is None:
         raise OutputError("deliver: no take folder to write into")
     job = DeliverJob(ctx.work, spec.shot.name, spec.shot.fps, spec.render.width, spec.render.height, ctx.inputs)
-    flags = spec.output.model_dump()
-    return [writer_class(name)(job) for name in _WRITERS if flags.get(name)]
+    flags, which = spec.output.model_dump(), ctx.options.get("writers", "all")
+    classes = [writer_class(name) for name in _WRITERS if flags.get(name)]
+    if which != "all":
+        classes = [c for c in classes if getattr(c, "per_frame", False) == (which == "per_frame")]
+    return [cls(job) for cls in classes]
 
 
 class _Sequence:
     """Frames written as NAME.0001.EXT in a sub-folder, encoded on one worker thread."""
 
     ext = ""
+    per_frame = True  # one file per frame: farm workers write their own frames
     backlog = 8  # bounded: memory stays flat on long shots
 
     def __init__(self, job: DeliverJob):
         self.job = job
         self.folder = job.work / self.ext
-        self.folder.mkdir()
+        self.folder.mkdir(exist_ok=True)
         self.pool = ThreadPoolExecutor(max_workers=1)
         self.pending: list[Future] = []
 

@@ -11,10 +11,11 @@ class DeliverWorker:
 
         self.writers = open_writers(ctx)
 
-    def frame(self, index: int, upstream) -> None:
+    def frame(self, index: int, upstream):
         passes, comp = upstream
         for writer in self.writers:
             writer.add(index, passes, comp)
+        return upstream
 
     def close(self, ok: bool) -> dict[str, str]:
         files: dict[str, str] = {}
