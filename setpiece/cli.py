@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from pathlib import Path
 
 import typer
@@ -51,8 +53,7 @@ def render(
     except (SetpieceError, OSError) as err:
         _fail(err)
     except KeyboardInterrupt:
-        console.print("interrupted: this take was discarded; earlier takes are untouched")
-        raise typer.Exit(130) from None
+        _interrupted()
     console.print(f"[green]take written:[/] {result.take_dir}  ({result.frames} frames, {result.fragments} fragments)")
     for stage, seconds in result.timings.items():
         console.print(f"  {stage:<12} {seconds:7.2f} s")
@@ -97,11 +98,22 @@ def previz(
             )
     except (SetpieceError, OSError) as err:
         _fail(err)
+    except KeyboardInterrupt:
+        _interrupted()
     for warning in getattr(result, "warnings", []):
         console.print(f"[yellow]warning:[/] {warning}")
     console.print(f"[green]previz written:[/] {result.out_dir}  ({len(result.shots)} shots)")
     if result.contact_sheet:
         console.print(f"  contact sheet: {result.contact_sheet}")
+
+
+def _interrupted() -> None:
+    """Ctrl-C: the take is already discarded; leave now. Library exit hooks (Warp, Bullet,
+    Dask) take seconds to run and have nothing left to save, so they are skipped."""
+    console.print("interrupted: this take was discarded; earlier takes are untouched")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
 
 
 def _fail(err: Exception) -> None:
