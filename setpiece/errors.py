@@ -24,3 +24,8 @@ class RenderError(SetpieceError):
 
 class OutputError(SetpieceError):
     """Outputs cannot be written where asked."""
+
+
+class SetpieceWarning(UserWarning):
+    """Something was off but setpiece went on (e.g. a huge plate read at reduced size);
+    the CLI prints these as one 'warning:' line each."""
