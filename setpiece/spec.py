@@ -35,6 +35,17 @@ class _Section(BaseModel):
     # finite; TOML has nan and inf literals, and one NaN in a camera hangs the renderer
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
+    @field_validator("*")
+    @classmethod
+    def _text_is_unicode(cls, value):
+        """Every string must be writable as UTF-8 (the take's spec.toml, file names)."""
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("holds characters that are not valid Unicode text (lone surrogates)") from None
+        return value
+
 
 class ShotSection(_Section):
     name: str = Field("collapse", min_length=1, max_length=64, description="file names of the deliveries")
@@ -280,5 +291,19 @@ def _toml_value(value) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value)
+        return _toml_string(value)
     return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string: quotes, backslashes and control characters escaped, the
+    rest as is (JSON's surrogate-pair escapes of emoji are not valid TOML)."""
+    out = []
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'

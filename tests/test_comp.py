@@ -199,3 +199,17 @@ def test_linear_exr_plate_is_not_linearised_again(tmp_path):
     buf.set_pixels(oiio.ROI(), np.full((40, 60, 3), 0.5, np.float32))
     buf.write(str(tmp_path / "grey.exr"))
     assert load_plate(str(tmp_path / "grey.exr"), 32, 16).mean() == pytest.approx(0.5, abs=1e-3)
+
+
+def test_holdout_blends_building_and_plate_by_coverage_at_edges():
+    spec = small_spec(comp={"grain": 0.0, "motion_blur": 0.0, "shadow_strength": 0.8})
+    p = _passes()
+    p.alpha[8:16, 20] = 0.5  # an anti-aliased edge column: half building, half plate
+    p.beauty[8:16, 20] = 0.2  # premultiplied: 0.4 at half coverage
+    p.matte[8:16, 20] = 0.5
+    plate = np.full((24, 32, 3), 0.5, np.float32)
+    out = comp_frame(spec, p, 0, plate=plate).linear
+    assert out[10, 20] == pytest.approx(0.5 * 0.4 + 0.5 * 0.5)
+    assert out[10, 25] == pytest.approx(0.5)  # no building: plate as shot
+    no_shadow = comp_frame(small_spec(comp={"grain": 0.0, "motion_blur": 0.0, "shadow_strength": 0.0}), p, 0, plate)
+    assert no_shadow.linear[20, 15] == pytest.approx(0.5)  # strength 0: the catcher leaves the plate alone
