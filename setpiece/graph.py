@@ -162,7 +162,7 @@ def run_stages(
         missing = [n for n in stage.needs if n not in run.artifacts]
         if missing:
             raise StageError(f"stage {stage.name} needs {missing}, which no earlier stage made")
-        key = stage_key(stage, spec, run.keys)
+        key = guarded(stage.name, lambda s=stage: stage_key(s, spec, run.keys))
         run.keys[stage.name] = key
         ctx = make_context(stage, spec, run.artifacts, progress, work)
         with run.clock(stage.name):

@@ -8,26 +8,60 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from setpiece.errors import SpecError
 
-Vec3 = tuple[float, float, float]
+WORLD_LIMIT = 10_000.0  # metres: a camera further out than this sees nothing of the shot
+Coord = Annotated[float, Field(ge=-WORLD_LIMIT, le=WORLD_LIMIT)]
+Vec3 = tuple[Coord, Coord, Coord]
+Colour = tuple[
+    Annotated[float, Field(ge=0.0, le=100.0)],
+    Annotated[float, Field(ge=0.0, le=100.0)],
+    Annotated[float, Field(ge=0.0, le=100.0)],
+]
+# shot.name becomes file names (NAME.0001.png, NAME.mp4, NAME.usd) inside the take
+SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: every float anywhere in the spec (tuples included) must be
+    # finite; TOML has nan and inf literals, and one NaN in a camera hangs the renderer
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*")
+    @classmethod
+    def _text_is_unicode(cls, value):
+        """Every string must be writable as UTF-8 (the take's spec.toml, file names)."""
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("holds characters that are not valid Unicode text (lone surrogates)") from None
+        return value
 
 
 class ShotSection(_Section):
-    name: str = Field("collapse", min_length=1, max_length=64)
+    name: str = Field("collapse", min_length=1, max_length=64, description="file names of the deliveries")
     frames: int = Field(120, ge=1, le=2400, description="shot length in frames")
     fps: float = Field(24.0, gt=0, le=120)
-    seed: int = Field(7, ge=0, description="one seed drives fracture, sim and fx")
+    seed: int = Field(7, ge=0, le=2**32 - 1, description="one seed drives fracture, sim and fx")
+
+    @field_validator("name")
+    @classmethod
+    def _safe_file_name(cls, name: str) -> str:
+        if not SAFE_NAME.fullmatch(name) or ".." in name:
+            raise ValueError(
+                f"{name!r} is not a safe file name: use letters, digits, '_', '-' and '.', "
+                "not starting with a dot and without '..', e.g. 'collapse_v2'"
+            )
+        return name
 
 
 MATERIALS = {
@@ -71,7 +105,7 @@ class TriggerSection(_Section):
         description="implode: falls into its own footprint; topple: leans toward `side` and falls; "
         "partial: one side or corner fails, the rest stands",
     )
-    time: float = Field(0.6, ge=0.0, description="seconds into the shot")
+    time: float = Field(0.6, ge=0.0, le=3600.0, description="seconds into the shot (after the last frame: no collapse)")
     floors: tuple[int, ...] = Field((0,), description="floor indices (0 = ground) that are hit")
     side: Literal["all", "left", "right", "front", "back"] = Field(
         "left", description="which part of the floor loses its supports, so the building leans"
@@ -84,7 +118,7 @@ class SimSection(_Section):
     glue_scale: float = Field(1.0, gt=0.0, le=100.0, description="multiplies the material glue strength")
     friction: float = Field(0.7, ge=0.0, le=2.0)
     restitution: float = Field(0.05, ge=0.0, le=1.0)
-    max_speed: float = Field(60.0, gt=0.0, description="m/s clamp against solver explosions")
+    max_speed: float = Field(60.0, gt=0.0, le=1000.0, description="m/s clamp against solver explosions")
 
 
 class CameraSection(_Section):
@@ -98,9 +132,9 @@ class LightSection(_Section):
     sun_elevation: float = Field(35.0, ge=1.0, le=90.0, description="degrees above horizon")
     sun_azimuth: float = Field(220.0, ge=0.0, lt=360.0, description="degrees, 0 = +Y, clockwise")
     sun_intensity: float = Field(3.0, ge=0.0, le=100.0)
-    sun_color: Vec3 = (1.0, 0.95, 0.88)
+    sun_color: Colour = (1.0, 0.95, 0.88)
     sky_intensity: float = Field(0.6, ge=0.0, le=100.0)
-    sky_color: Vec3 = (0.55, 0.68, 0.9)
+    sky_color: Colour = (0.55, 0.68, 0.9)
 
 
 class DustSection(_Section):
@@ -123,6 +157,13 @@ class CompSection(_Section):
     grain: float = Field(0.3, ge=0.0, le=2.0, description="film grain strength (0 = none)")
     motion_blur: float = Field(0.5, ge=0.0, le=1.0, description="shutter as a share of the frame (0.5 = 180 deg)")
     shadow_strength: float = Field(0.75, ge=0.0, le=1.0, description="how dark the caught shadow makes the plate")
+
+    @field_validator("plate", "ocio_config")
+    @classmethod
+    def _existing_file(cls, value: str | None) -> str | None:
+        if value:  # None / "" mean no plate / the built-in config
+            _check_file(value)
+        return value
 
 
 class DebrisSection(_Section):
@@ -169,6 +210,21 @@ class ShotSpec(_Section):
             raise ValueError(f"trigger.floors {bad} outside the building's floors 0..{self.building.floors - 1}")
         return self
 
+    @model_validator(mode="after")
+    def _check_camera(self) -> ShotSpec:
+        """A camera at its target has no viewing direction (the framing needs one)."""
+        c = self.camera
+        if c.position is None:
+            return self
+        # with no target the camera looks where make_camera aims: 40% up the building
+        target = c.target or (0.0, 0.0, self.building.floors * self.building.storey_height * 0.4)
+        if math.dist(c.position, target) < 0.01:
+            raise ValueError(
+                f"camera.position {list(c.position)} is at camera.target {list(target)}: "
+                "move the camera back from what it looks at"
+            )
+        return self
+
     def digest(self, *sections: str) -> str:
         """Content hash of the named sections (all if none): the stage cache key."""
         data = self.model_dump(mode="json")
@@ -176,11 +232,26 @@ class ShotSpec(_Section):
         return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _check_file(value: str) -> None:
+    """Paths in a spec must name existing regular files (not folders, devices or FIFOs)."""
+    if "\0" in value:
+        raise ValueError("path holds a NUL byte; give the file's real path")
+    try:
+        exists, regular = Path(value).exists(), Path(value).is_file()
+    except OSError as err:  # e.g. a name too long for the filesystem
+        raise ValueError(f"cannot use {value!r}: {err.strerror}") from None
+    if not exists:
+        raise ValueError(f"file not found: {value!r}; give an existing file (a relative path starts at the spec)")
+    if not regular:
+        raise ValueError(f"{value!r} is not a regular file; give the path of the file itself")
+
+
 def _format_errors(err: ValidationError, source: str) -> str:
     lines = [f"invalid shot spec {source}:"]
     for item in err.errors():
-        field = ".".join(str(p) for p in item["loc"]) or "(top level)"
-        lines.append(f"  {field}: {item['msg']}")
+        msg = item["msg"].removeprefix("Value error, ")  # our validators' messages stand alone
+        field = ".".join(str(p) for p in item["loc"])
+        lines.append(f"  {field}: {msg}" if field else f"  {msg}")  # cross-field checks name their fields
     return "\n".join(lines)
 
 
@@ -200,9 +271,11 @@ def load_spec(path: str | Path) -> ShotSpec:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise SpecError(f"spec {path} is not valid TOML: {err}") from None
-    plate = data.get("comp", {}).get("plate") if isinstance(data.get("comp"), dict) else None
-    if isinstance(plate, str) and plate and not Path(plate).is_absolute():
-        data["comp"]["plate"] = str(path.parent / plate)  # plates sit next to their spec
+    comp = data.get("comp")
+    for key in ("plate", "ocio_config"):  # plates and configs sit next to their spec
+        value = comp.get(key) if isinstance(comp, dict) else None
+        if isinstance(value, str) and value and "\0" not in value and not Path(value).is_absolute():
+            comp[key] = str(path.parent / value)
     return spec_from_dict(data, str(path))
 
 
@@ -224,5 +297,19 @@ def _toml_value(value) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value)
+        return _toml_string(value)
     return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string: quotes, backslashes and control characters escaped, the
+    rest as is (JSON's surrogate-pair escapes of emoji are not valid TOML)."""
+    out = []
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'

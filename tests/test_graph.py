@@ -59,7 +59,7 @@ def test_timings_hold_one_entry_per_stage_by_name(shot_dir):
     timings = json.loads((result.take_dir / "timings.json").read_text())
     names = [s.name for s in SHOT_STAGES + FRAME_STAGES]
     assert list(timings) == names
-    assert all(timings[n] < 0.5 for n in WHOLE_SHOT)  # from the cache: near zero
+    assert all(timings[n] < 1.0 for n in WHOLE_SHOT)  # from the cache: near zero
 
 
 def test_stage_version_is_in_the_key():

@@ -55,3 +55,16 @@ def test_digest_tracks_only_named_sections():
     b = spec_from_dict({"render": {"width": 320}})
     assert a.digest("building", "sim") == b.digest("building", "sim")
     assert a.digest() != b.digest()
+
+
+@pytest.mark.parametrize("text", ["\U0001f600 emoji", "del\x7f", "nul\x00", 'quote" back\\slash', "line\nbreak"])
+def test_odd_strings_survive_the_toml_round_trip(tmp_path, text):
+    spec = spec_from_dict({"comp": {"display": text}})
+    path = tmp_path / "s.toml"
+    path.write_text(dump_spec(spec), encoding="utf-8")
+    assert load_spec(path) == spec
+
+
+def test_text_that_is_not_unicode_is_refused():
+    with pytest.raises(SpecError, match="comp.view: holds characters that are not valid Unicode"):
+        spec_from_dict({"comp": {"view": "\ud800"}})
