@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from setpiece.artifacts import Passes
 from setpiece.color import quantise8, sky_gradient, srgb_to_linear, to_display
 from setpiece.errors import InputError, SetpieceWarning
-from setpiece.render.passes import Passes
 from setpiece.spec import ShotSpec
 
 BLUR_TAPS = 8
@@ -28,9 +28,13 @@ class CompResult:
 
 
 def comp_frame(
-    spec: ShotSpec, passes: Passes, frame: int, plate: np.ndarray | None = None, dust: np.ndarray | None = None
+    spec: ShotSpec,
+    passes: Passes,
+    rng: np.random.Generator,
+    plate: np.ndarray | None = None,
+    dust: np.ndarray | None = None,
 ) -> CompResult:
-    """dust: premultiplied RGBA already held out by the render's depth."""
+    """dust: premultiplied RGBA already held out by the render's depth; rng: this frame's grain."""
     c = spec.comp
     rgba = np.dstack([passes.beauty, passes.alpha])
     if c.motion_blur > 0:
@@ -44,7 +48,7 @@ def comp_frame(
         linear = dust[..., :3] + (1.0 - dust[..., 3:4]) * linear
     display = to_display(linear, c.exposure, c.ocio_config, c.display, c.view)
     if c.grain > 0:
-        display = film_grain(display, c.grain, spec.shot.seed, frame)
+        display = film_grain(display, c.grain, rng)
     return CompResult(linear.astype(np.float32), quantise8(display))
 
 
@@ -77,9 +81,9 @@ def motion_blur(rgba: np.ndarray, motion: np.ndarray, shutter: float) -> np.ndar
     return acc / BLUR_TAPS
 
 
-def film_grain(display: np.ndarray, amount: float, seed: int, frame: int) -> np.ndarray:
-    """Luminance grain, strongest in the mid-tones as on film; fresh but reproducible per frame."""
-    rng = np.random.default_rng([seed, frame])
+def film_grain(display: np.ndarray, amount: float, rng: np.random.Generator) -> np.ndarray:
+    """Luminance grain, strongest in the mid-tones as on film; rng is the frame's own stream,
+    so grain is fresh per frame and reproducible."""
     noise = rng.standard_normal(display.shape[:2]).astype(np.float32)
     luma = display.mean(axis=-1, keepdims=True)
     weight = 4.0 * luma * (1.0 - luma)

@@ -100,6 +100,11 @@ class FractureSection(_Section):
 
 class TriggerSection(_Section):
     kind: Literal["supports", "charges"] = "supports"
+    mode: Literal["implode", "topple", "partial"] = Field(
+        "implode",
+        description="implode: falls into its own footprint; topple: leans toward `side` and falls; "
+        "partial: one side or corner fails, the rest stands",
+    )
     time: float = Field(0.6, ge=0.0, le=3600.0, description="seconds into the shot (after the last frame: no collapse)")
     floors: tuple[int, ...] = Field((0,), description="floor indices (0 = ground) that are hit")
     side: Literal["all", "left", "right", "front", "back"] = Field(
@@ -181,6 +186,7 @@ class OutputSection(_Section):
     exr: bool = True
     mp4: bool = True
     usd: bool = True
+    vdb: bool = True
 
 
 class ShotSpec(_Section):

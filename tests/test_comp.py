@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 
 from setpiece import color
+from setpiece.artifacts import Passes
 from setpiece.comp import comp_frame, film_grain, load_plate, motion_blur
 from setpiece.errors import InputError, SpecError
-from setpiece.render.passes import Passes
+from setpiece.graph import stage_rng
 from tests.conftest import small_spec
 
 
@@ -60,7 +61,7 @@ def test_unknown_view_names_the_field():
 def test_shadow_catcher_darkens_plate_only_in_shadow():
     spec = small_spec(comp={"grain": 0.0, "motion_blur": 0.0, "shadow_strength": 0.8})
     plate = np.full((24, 32, 3), 0.5, np.float32)
-    out = comp_frame(spec, _passes(), 0, plate=plate).linear
+    out = comp_frame(spec, _passes(), np.random.default_rng(0), plate=plate).linear
     assert out[20, 2] == pytest.approx(0.5)  # lit ground: plate untouched
     assert out[20, 15] == pytest.approx(0.1)  # shadowed ground: plate x (1 - 0.8)
     assert out[10, 15] == pytest.approx(0.4)  # building holds out the plate
@@ -78,9 +79,13 @@ def test_motion_blur_smears_along_motion_only():
 
 def test_grain_is_seeded_and_strongest_in_midtones():
     img = np.full((64, 64, 3), 0.5, np.float32)
-    a, b = film_grain(img, 1.0, 7, 3), film_grain(img, 1.0, 7, 3)
-    assert np.array_equal(a, b) and not np.array_equal(a, film_grain(img, 1.0, 7, 4))
-    dark = film_grain(np.full((64, 64, 3), 0.02, np.float32), 1.0, 7, 3)
+
+    def grain(image, frame):
+        return film_grain(image, 1.0, stage_rng(7, "comp", frame))
+
+    a, b = grain(img, 3), grain(img, 3)
+    assert np.array_equal(a, b) and not np.array_equal(a, grain(img, 4))
+    dark = grain(np.full((64, 64, 3), 0.02, np.float32), 3)
     assert (a - img).std() > 3 * (dark - 0.02).std()
 
 

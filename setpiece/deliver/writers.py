@@ -6,15 +6,14 @@ place, so an interrupted run never leaves a half-written file.
 
 from __future__ import annotations
 
-import errno
 import os
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from setpiece.artifacts import Passes
 from setpiece.errors import OutputError
-from setpiece.render.passes import Passes
 
 
 def _atomic(path: Path) -> Path:
@@ -24,16 +23,17 @@ def _atomic(path: Path) -> Path:
 @contextmanager
 def _output_errors(path: Path):
     """An OSError while writing (full disk, quota, permissions) becomes one OutputError
-    line naming the file; a full disk says so and what to do about it."""
+    line naming the file, worded as the stage graph words it."""
+    from setpiece.graph import describe_os_error
+
     try:
         yield
     except OutputError:
         raise
     except OSError as err:
-        if err.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise OutputError(f"disk full while writing {path}: free some space or choose another -o folder") from None
-        reason = err.strerror or str(err)
-        raise OutputError(f"cannot write {path}: {reason}") from None
+        if not err.filename:  # PIL and PyAV often leave it out
+            err.filename = str(path)
+        raise OutputError(describe_os_error(err)) from None
 
 
 def write_png(path: Path, rgb8: np.ndarray) -> None:
@@ -193,7 +193,7 @@ def _write_usd(path: Path, vertices, faces, sim, fps, color, debris) -> None:
 
 def _animate(i, centre, sim, translate, orient, visibility, Gf, UsdGeom) -> None:
     """Key only where motion changes: ends of static spans keep interpolation exact."""
-    from setpiece.physics.rigid import quat_to_matrix
+    from setpiece.artifacts import quat_to_matrix
 
     q = sim.rotations[:, i].astype(float)
     t = sim.translations[:, i] + np.einsum("fij,j->fi", quat_to_matrix(q), centre)
