@@ -99,6 +99,13 @@ def load_plate(path: str, width: int, height: int) -> np.ndarray:
     in, so a 20000x20000 plate costs seconds and little memory. Plates over
     MAX_PLATE_PIXELS warn (SetpieceWarning); truncated or corrupt files and
     non-finite pixels are refused with an InputError naming comp.plate."""
+    try:
+        return _load_plate(path, width, height)
+    except UnicodeDecodeError:  # OIIO hands back a corrupt header's text undecoded
+        raise InputError(f"comp.plate: {path!r} has a corrupt header; re-export the plate") from None
+
+
+def _load_plate(path: str, width: int, height: int) -> np.ndarray:
     import OpenImageIO as oiio
 
     inp = oiio.ImageInput.open(str(path))

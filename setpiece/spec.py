@@ -72,6 +72,9 @@ MATERIALS = {
 }
 
 
+MIN_CLEAR_HEIGHT = 1.5  # m under each slab: room for sill, window and header
+
+
 class BuildingSection(_Section):
     floors: int = Field(6, ge=1, le=40)
     footprint: tuple[float, float] = Field((12.0, 9.0), description="width x depth, metres")
@@ -90,7 +93,28 @@ class BuildingSection(_Section):
                 raise ValueError(f"footprint {label} must be between 3 and 120 m, got {value}")
         if min(self.bays) < 1 or max(self.bays) > 12:
             raise ValueError(f"bays must be between 1 and 12 each, got {self.bays}")
+        self._check_members_fit()
         return self
+
+    def _check_members_fit(self) -> None:
+        """Interior columns must clear the walls and each other, and each storey must leave
+        room for its windows: overlapping or flat members fracture into overlapping or
+        empty pieces that the sim throws apart."""
+        for label, extent, bays in zip(("width", "depth"), self.footprint, self.bays):
+            bay = extent / bays
+            need = max(self.column_size, self.wall_thickness + self.column_size / 2) + 0.1
+            if bays > 1 and bay < need:
+                raise ValueError(
+                    f"bays: {bays} bays across the {extent:g} m {label} are {bay:.2f} m wide, too narrow for "
+                    f"{self.column_size:g} m columns and {self.wall_thickness:g} m walls (need {need:.2f} m); "
+                    "use fewer bays, a larger footprint or thinner columns"
+                )
+        clear = self.storey_height - self.slab_thickness
+        if clear < MIN_CLEAR_HEIGHT:
+            raise ValueError(
+                f"slab_thickness: a {self.slab_thickness:g} m slab leaves {clear:.2f} m clear in a "
+                f"{self.storey_height:g} m storey; keep at least {MIN_CLEAR_HEIGHT} m (thinner slab or taller storey)"
+            )
 
 
 class FractureSection(_Section):

@@ -218,3 +218,15 @@ def test_holdout_blends_building_and_plate_by_coverage_at_edges():
     assert out[10, 25] == pytest.approx(0.5)  # no building: plate as shot
     no_shadow = comp_frame(small_spec(comp={"grain": 0.0, "motion_blur": 0.0, "shadow_strength": 0.0}), p, 0, plate)
     assert no_shadow.linear[20, 15] == pytest.approx(0.5)  # strength 0: the catcher leaves the plate alone
+
+
+def test_plate_with_undecodable_header_text_is_refused(tmp_path):
+    import OpenImageIO as oiio
+
+    buf = oiio.ImageBuf(oiio.ImageSpec(48, 32, 3, oiio.HALF))
+    buf.write(str(tmp_path / "p.exr"))
+    data = bytearray((tmp_path / "p.exr").read_bytes())
+    data[15] = 0x80  # inside the first attribute's name: OIIO's error text is no longer UTF-8
+    (tmp_path / "bad.exr").write_bytes(bytes(data))
+    with pytest.raises(InputError, match="comp.plate"):
+        load_plate(str(tmp_path / "bad.exr"), 40, 24)
