@@ -230,3 +230,16 @@ def test_plate_with_undecodable_header_text_is_refused(tmp_path):
     (tmp_path / "bad.exr").write_bytes(bytes(data))
     with pytest.raises(InputError, match="comp.plate"):
         load_plate(str(tmp_path / "bad.exr"), 40, 24)
+
+
+def test_cg_ground_is_replaced_by_the_plate_not_laid_over_it():
+    # as the renderer draws it: the ground is covered (alpha 1) but is no object (matte 0)
+    spec = small_spec(comp={"grain": 0.0, "motion_blur": 0.0, "shadow_strength": 0.8})
+    p = _passes()
+    p.alpha[16:] = 1.0
+    p.beauty[16:] = 0.3  # the CG ground's own colour must not show
+    plate = np.full((24, 32, 3), 0.5, np.float32)
+    out = comp_frame(spec, p, 0, plate=plate).linear
+    assert out[20, 2] == pytest.approx(0.5)  # lit ground: the plate alone
+    assert out[20, 15] == pytest.approx(0.1)  # shadowed ground: darkened plate alone
+    assert out[10, 15] == pytest.approx(0.4)
