@@ -142,10 +142,18 @@ def _load_plate(path: str, width: int, height: int) -> np.ndarray:
     if not np.isfinite(pixels).all():
         raise InputError(f"comp.plate: {path!r} has NaN or infinite pixels; fix or re-export the plate")
     rgb = pixels[..., :3] if pixels.shape[2] >= 3 else np.repeat(pixels[..., :1], 3, axis=2)
-    rgb = _resize(np.ascontiguousarray(rgb, np.float32), cover)
-    x0, y0 = (cover[0] - width) // 2, (cover[1] - height) // 2
-    crop = np.ascontiguousarray(rgb[y0 : y0 + height, x0 : x0 + width])
-    return crop if linear else srgb_to_linear(crop)
+    frame = _cover_crop(rgb, width, height)
+    return frame if linear else srgb_to_linear(frame)
+
+
+def _cover_crop(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The centred region of the frame's aspect, resized to the frame. Cropping before
+    resizing keeps a plate of extreme aspect (2 x 4000 px) from becoming a huge image."""
+    h, w = rgb.shape[:2]
+    scale = max(width / w, height / h)
+    cw, ch = min(w, max(1, round(width / scale))), min(h, max(1, round(height / scale)))
+    x0, y0 = (w - cw) // 2, (h - ch) // 2
+    return _resize(np.ascontiguousarray(rgb[y0 : y0 + ch, x0 : x0 + cw], np.float32), (width, height))
 
 
 MAX_PLATE_PIXELS = 100_000_000  # larger plates warn: they are read at reduced size

@@ -243,3 +243,22 @@ def test_cg_ground_is_replaced_by_the_plate_not_laid_over_it():
     assert out[20, 2] == pytest.approx(0.5)  # lit ground: the plate alone
     assert out[20, 15] == pytest.approx(0.1)  # shadowed ground: darkened plate alone
     assert out[10, 15] == pytest.approx(0.4)
+
+
+def test_plate_of_extreme_aspect_is_cropped_before_it_is_scaled(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "strip.png"
+    Image.new("RGB", (2, 6000), (188, 188, 188)).save(path)  # scaled to cover first, 640 x 1.9 M pixels
+    plate = load_plate(str(path), 640, 360)
+    assert plate.shape == (360, 640, 3) and plate.mean() == pytest.approx(0.5, abs=0.02)
+
+
+def test_plate_is_centre_cropped_to_the_frame_aspect(tmp_path):
+    from PIL import Image
+
+    img = np.zeros((100, 300, 3), np.uint8)
+    img[:, 100:200] = 255  # white middle third, black sides
+    Image.fromarray(img).save(tmp_path / "wide.png")
+    plate = load_plate(str(tmp_path / "wide.png"), 50, 50)  # square frame: only the middle third
+    assert plate.min() > 0.9
