@@ -50,7 +50,7 @@ class _Section(BaseModel):
 class ShotSection(_Section):
     name: str = Field("collapse", min_length=1, max_length=64, description="file names of the deliveries")
     frames: int = Field(120, ge=1, le=2400, description="shot length in frames")
-    fps: float = Field(24.0, gt=0, le=120)
+    fps: float = Field(24.0, ge=1.0, le=120, description="frames per second (the sims step at 1/fps)")
     seed: int = Field(7, ge=0, le=2**32 - 1, description="one seed drives fracture, sim and fx")
 
     @field_validator("name")

@@ -96,6 +96,7 @@ def assert_names_a_field(err: SetpieceError) -> None:
         ({"light": {"sun_color": [1.0, math.nan, 1.0]}}, "light.sun_color.1"),
         ({"light": {"sky_color": [-1.0, 0.5, 0.5]}}, "light.sky_color.0"),
         ({"sim": {"max_speed": math.inf}}, "sim.max_speed"),
+        ({"shot": {"fps": 1e-300}}, "shot.fps"),  # a sim step of 1e300 s overflowed the debris
         ({"building": {"footprint": [0.0, 9.0]}}, "footprint width"),
         ({"building": {"footprint": [3.0, 3.0], "bays": [12, 1], "column_size": 1.5}}, "building: bays: 12 bays"),
         ({"building": {"storey_height": 2.2, "slab_thickness": 1.0}}, "building: slab_thickness"),
