@@ -498,3 +498,22 @@ def test_accepted_buildings_have_solid_members_that_do_not_overlap(data):
     inside = np.all(overlap > 1e-6, axis=-1)
     np.fill_diagonal(inside, False)
     assert not inside.any()
+
+
+@pytest.mark.parametrize(
+    "toml, field",
+    [
+        ('[shot]\nname = "../../../../evil"\n', "shot.name"),
+        ("[camera]\nposition = [nan, 0.0, 5.0]\n", "camera.position.0"),
+        ("[trigger]\ntime = inf\n", "trigger.time"),
+        ('[comp]\nocio_config = "missing.ocio"\n', "comp.ocio_config"),
+    ],
+)
+def test_cli_refuses_hostile_specs_in_one_line_and_writes_nothing(tmp_path, toml, field):
+    spec_path = tmp_path / "bad.toml"
+    spec_path.write_text(toml)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["render", str(spec_path), "-o", str(out)])
+    assert result.exit_code == 2, result.output
+    assert field in result.output and "Traceback" not in result.output
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
