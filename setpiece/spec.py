@@ -130,7 +130,7 @@ class TriggerSection(_Section):
         "partial: one side or corner fails, the rest stands",
     )
     time: float = Field(0.6, ge=0.0, le=3600.0, description="seconds into the shot (after the last frame: no collapse)")
-    floors: tuple[int, ...] = Field((0,), description="floor indices (0 = ground) that are hit")
+    floors: tuple[int, ...] = Field((0,), max_length=40, description="floor indices (0 = ground) that are hit")
     side: Literal["all", "left", "right", "front", "back"] = Field(
         "left", description="which part of the floor loses its supports, so the building leans"
     )
