@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -249,11 +250,38 @@ class ShotSpec(_Section):
             )
         return self
 
+    @model_validator(mode="after")
+    def _check_dust_memory(self) -> ShotSpec:
+        """The dust stage keeps every frame's density grid (float16) in memory: refuse
+        what would not fit in half this machine's memory, rather than be killed mid-run."""
+        d = self.dust
+        if not d.enabled or d.amount == 0:
+            return self
+        # voxels are cubes along the longest side of the dust box; its height is at most
+        # 1.4 / 3.2 of its width (stages/dust.py dust_bounds)
+        voxels = d.resolution**2 * math.ceil(d.resolution * 1.4 / 3.2)
+        need = 2 * voxels * self.shot.frames
+        limit = _physical_memory() // 2
+        if need > limit:
+            raise ValueError(
+                f"dust.resolution {d.resolution} over {self.shot.frames} frames (shot.frames) keeps up to "
+                f"{need / 2**30:.1f} GiB of dust in memory, over the {limit / 2**30:.1f} GiB this machine "
+                "can spare; lower dust.resolution or shot.frames"
+            )
+        return self
+
     def digest(self, *sections: str) -> str:
         """Content hash of the named sections (all if none): the stage cache key."""
         data = self.model_dump(mode="json")
         picked = {k: data[k] for k in (sections or data.keys())}
         return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: assume a 16 GiB machine
+        return 16 * 2**30
 
 
 def _check_file(value: str) -> None:
