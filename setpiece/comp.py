@@ -193,12 +193,13 @@ def _read_oiio_reduced(inp, path: str, cover: tuple[int, int], factor: int) -> n
     native = {oiio.UINT8: 1 / 255, oiio.UINT16: 1 / 65535}
     fmt = spec.format.basetype if spec.format.basetype in native else oiio.FLOAT
     unit = native.get(fmt, 1.0) / factor**2
-    step = factor * max(1, STRIP_SAMPLES // (w * nch * factor))
+    block = factor * max(1, spec.tile_height)  # strips start on whole blocks and whole tiles
+    step = block * max(1, STRIP_SAMPLES // (w * nch * block))
     usable_h, usable_w = h - h % factor, w - w % factor  # the cropped edge is under `factor` pixels
     rows = []
     for y in range(0, usable_h, step):
         y1 = min(y + step, usable_h)
-        strip = inp.read_scanlines(0, level, y + spec.y, y1 + spec.y, spec.z, 0, nch, fmt)
+        strip = _read_rows(inp, level, spec, y, y1, fmt)
         if strip is None or inp.has_error:
             reason = inp.geterror() or "read failed"
             raise InputError(f"comp.plate: cannot decode {path!r} (truncated or corrupt?): {reason}")
@@ -207,6 +208,18 @@ def _read_oiio_reduced(inp, path: str, cover: tuple[int, int], factor: int) -> n
         summed = summed.reshape(-1, w, nch)[:, :usable_w].reshape(len(summed), -1, factor, nch).sum(axis=2)
         rows.append(summed * unit)
     return np.concatenate(rows)
+
+
+def _read_rows(inp, level: int, spec, y0: int, y1: int, fmt):
+    """Rows y0..y1 of a MIP level, from scanlines or (tiled files) from whole rows of tiles."""
+    if spec.tile_width <= 0:
+        return inp.read_scanlines(0, level, spec.y + y0, spec.y + y1, spec.z, 0, spec.nchannels, fmt)
+    th = spec.tile_height
+    end = min(spec.height, -(-y1 // th) * th)  # tile reads end on a tile edge or the image's
+    tiles = inp.read_tiles(
+        0, level, spec.x, spec.x + spec.width, spec.y + y0, spec.y + end, spec.z, spec.z + 1, 0, spec.nchannels, fmt
+    )
+    return None if tiles is None else tiles.reshape(end - y0, spec.width, spec.nchannels)[: y1 - y0]
 
 
 def _resize(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -262,3 +262,21 @@ def test_plate_is_centre_cropped_to_the_frame_aspect(tmp_path):
     Image.fromarray(img).save(tmp_path / "wide.png")
     plate = load_plate(str(tmp_path / "wide.png"), 50, 50)  # square frame: only the middle third
     assert plate.min() > 0.9
+
+
+def test_tiled_and_mipmapped_plates_read_like_scanline_ones(tmp_path):
+    import OpenImageIO as oiio
+
+    y, x = np.mgrid[0:300, 0:500] / 500.0
+    img = np.dstack([x, y, 0.5 + 0.4 * np.sin(6 * x)]).astype(np.float32)  # smooth: filters agree
+    for name, tile in (("lines.tif", 0), ("tiles.tif", 64)):
+        spec = oiio.ImageSpec(500, 300, 3, oiio.FLOAT)
+        spec.tile_width = spec.tile_height = tile
+        buf = oiio.ImageBuf(spec)
+        buf.set_pixels(oiio.ROI(), img)
+        buf.write(str(tmp_path / name))
+    oiio.ImageBufAlgo.make_texture(oiio.MakeTxTexture, buf, str(tmp_path / "mip.exr"), oiio.ImageSpec())
+    lines = load_plate(str(tmp_path / "lines.tif"), 60, 36)
+    assert np.array_equal(load_plate(str(tmp_path / "tiles.tif"), 60, 36), lines)
+    # a coarser MIP level is filtered differently, but shows the same picture
+    assert np.abs(load_plate(str(tmp_path / "mip.exr"), 60, 36) - lines).mean() < 0.02
