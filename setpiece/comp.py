@@ -137,7 +137,7 @@ def _load_plate(path: str, width: int, height: int) -> np.ndarray:
                 f"comp.plate: {path!r} is {w}x{h} ({w * h / 1e6:.0f} MP, over {MAX_PLATE_PIXELS // 10**6} MP); "
                 f"read at reduced size {pixels.shape[1]}x{pixels.shape[0]} for the {width}x{height} frame"
             ),
-            stacklevel=2,
+            stacklevel=3,  # the caller of load_plate
         )
     if not np.isfinite(pixels).all():
         raise InputError(f"comp.plate: {path!r} has NaN or infinite pixels; fix or re-export the plate")
