@@ -99,6 +99,13 @@ def load_plate(path: str, width: int, height: int) -> np.ndarray:
     in, so a 20000x20000 plate costs seconds and little memory. Plates over
     MAX_PLATE_PIXELS warn (SetpieceWarning); truncated or corrupt files and
     non-finite pixels are refused with an InputError naming comp.plate."""
+    try:
+        return _load_plate(path, width, height)
+    except UnicodeDecodeError:  # OIIO hands back a corrupt header's text undecoded
+        raise InputError(f"comp.plate: {path!r} has a corrupt header; re-export the plate") from None
+
+
+def _load_plate(path: str, width: int, height: int) -> np.ndarray:
     import OpenImageIO as oiio
 
     inp = oiio.ImageInput.open(str(path))
@@ -130,15 +137,23 @@ def load_plate(path: str, width: int, height: int) -> np.ndarray:
                 f"comp.plate: {path!r} is {w}x{h} ({w * h / 1e6:.0f} MP, over {MAX_PLATE_PIXELS // 10**6} MP); "
                 f"read at reduced size {pixels.shape[1]}x{pixels.shape[0]} for the {width}x{height} frame"
             ),
-            stacklevel=2,
+            stacklevel=3,  # the caller of load_plate
         )
     if not np.isfinite(pixels).all():
         raise InputError(f"comp.plate: {path!r} has NaN or infinite pixels; fix or re-export the plate")
     rgb = pixels[..., :3] if pixels.shape[2] >= 3 else np.repeat(pixels[..., :1], 3, axis=2)
-    rgb = _resize(np.ascontiguousarray(rgb, np.float32), cover)
-    x0, y0 = (cover[0] - width) // 2, (cover[1] - height) // 2
-    crop = np.ascontiguousarray(rgb[y0 : y0 + height, x0 : x0 + width])
-    return crop if linear else srgb_to_linear(crop)
+    frame = _cover_crop(rgb, width, height)
+    return frame if linear else srgb_to_linear(frame)
+
+
+def _cover_crop(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The centred region of the frame's aspect, resized to the frame. Cropping before
+    resizing keeps a plate of extreme aspect (2 x 4000 px) from becoming a huge image."""
+    h, w = rgb.shape[:2]
+    scale = max(width / w, height / h)
+    cw, ch = min(w, max(1, round(width / scale))), min(h, max(1, round(height / scale)))
+    x0, y0 = (w - cw) // 2, (h - ch) // 2
+    return _resize(np.ascontiguousarray(rgb[y0 : y0 + ch, x0 : x0 + cw], np.float32), (width, height))
 
 
 MAX_PLATE_PIXELS = 100_000_000  # larger plates warn: they are read at reduced size
@@ -178,12 +193,13 @@ def _read_oiio_reduced(inp, path: str, cover: tuple[int, int], factor: int) -> n
     native = {oiio.UINT8: 1 / 255, oiio.UINT16: 1 / 65535}
     fmt = spec.format.basetype if spec.format.basetype in native else oiio.FLOAT
     unit = native.get(fmt, 1.0) / factor**2
-    step = factor * max(1, STRIP_SAMPLES // (w * nch * factor))
+    block = factor * max(1, spec.tile_height)  # strips start on whole blocks and whole tiles
+    step = block * max(1, STRIP_SAMPLES // (w * nch * block))
     usable_h, usable_w = h - h % factor, w - w % factor  # the cropped edge is under `factor` pixels
     rows = []
     for y in range(0, usable_h, step):
         y1 = min(y + step, usable_h)
-        strip = inp.read_scanlines(0, level, y + spec.y, y1 + spec.y, spec.z, 0, nch, fmt)
+        strip = _read_rows(inp, level, spec, y, y1, fmt)
         if strip is None or inp.has_error:
             reason = inp.geterror() or "read failed"
             raise InputError(f"comp.plate: cannot decode {path!r} (truncated or corrupt?): {reason}")
@@ -192,6 +208,18 @@ def _read_oiio_reduced(inp, path: str, cover: tuple[int, int], factor: int) -> n
         summed = summed.reshape(-1, w, nch)[:, :usable_w].reshape(len(summed), -1, factor, nch).sum(axis=2)
         rows.append(summed * unit)
     return np.concatenate(rows)
+
+
+def _read_rows(inp, level: int, spec, y0: int, y1: int, fmt):
+    """Rows y0..y1 of a MIP level, from scanlines or (tiled files) from whole rows of tiles."""
+    if spec.tile_width <= 0:
+        return inp.read_scanlines(0, level, spec.y + y0, spec.y + y1, spec.z, 0, spec.nchannels, fmt)
+    th = spec.tile_height
+    end = min(spec.height, -(-y1 // th) * th)  # tile reads end on a tile edge or the image's
+    tiles = inp.read_tiles(
+        0, level, spec.x, spec.x + spec.width, spec.y + y0, spec.y + end, spec.z, spec.z + 1, 0, spec.nchannels, fmt
+    )
+    return None if tiles is None else tiles.reshape(end - y0, spec.width, spec.nchannels)[: y1 - y0]
 
 
 def _resize(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:

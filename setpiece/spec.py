@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -50,7 +51,7 @@ class _Section(BaseModel):
 class ShotSection(_Section):
     name: str = Field("collapse", min_length=1, max_length=64, description="file names of the deliveries")
     frames: int = Field(120, ge=1, le=2400, description="shot length in frames")
-    fps: float = Field(24.0, gt=0, le=120)
+    fps: float = Field(24.0, ge=1.0, le=120, description="frames per second (the sims step at 1/fps)")
     seed: int = Field(7, ge=0, le=2**32 - 1, description="one seed drives fracture, sim and fx")
 
     @field_validator("name")
@@ -72,6 +73,9 @@ MATERIALS = {
 }
 
 
+MIN_CLEAR_HEIGHT = 1.5  # m under each slab: room for sill, window and header
+
+
 class BuildingSection(_Section):
     floors: int = Field(6, ge=1, le=40)
     footprint: tuple[float, float] = Field((12.0, 9.0), description="width x depth, metres")
@@ -90,7 +94,28 @@ class BuildingSection(_Section):
                 raise ValueError(f"footprint {label} must be between 3 and 120 m, got {value}")
         if min(self.bays) < 1 or max(self.bays) > 12:
             raise ValueError(f"bays must be between 1 and 12 each, got {self.bays}")
+        self._check_members_fit()
         return self
+
+    def _check_members_fit(self) -> None:
+        """Interior columns must clear the walls and each other, and each storey must leave
+        room for its windows: overlapping or flat members fracture into overlapping or
+        empty pieces that the sim throws apart."""
+        for label, extent, bays in zip(("width", "depth"), self.footprint, self.bays):
+            bay = extent / bays
+            need = max(self.column_size, self.wall_thickness + self.column_size / 2) + 0.1
+            if bays > 1 and bay < need:
+                raise ValueError(
+                    f"bays: {bays} bays across the {extent:g} m {label} are {bay:.2f} m wide, too narrow for "
+                    f"{self.column_size:g} m columns and {self.wall_thickness:g} m walls (need {need:.2f} m); "
+                    "use fewer bays, a larger footprint or thinner columns"
+                )
+        clear = self.storey_height - self.slab_thickness
+        if clear < MIN_CLEAR_HEIGHT:
+            raise ValueError(
+                f"slab_thickness: a {self.slab_thickness:g} m slab leaves {clear:.2f} m clear in a "
+                f"{self.storey_height:g} m storey; keep at least {MIN_CLEAR_HEIGHT} m (thinner slab or taller storey)"
+            )
 
 
 class FractureSection(_Section):
@@ -106,7 +131,7 @@ class TriggerSection(_Section):
         "partial: one side or corner fails, the rest stands",
     )
     time: float = Field(0.6, ge=0.0, le=3600.0, description="seconds into the shot (after the last frame: no collapse)")
-    floors: tuple[int, ...] = Field((0,), description="floor indices (0 = ground) that are hit")
+    floors: tuple[int, ...] = Field((0,), max_length=40, description="floor indices (0 = ground) that are hit")
     side: Literal["all", "left", "right", "front", "back"] = Field(
         "left", description="which part of the floor loses its supports, so the building leans"
     )
@@ -225,11 +250,38 @@ class ShotSpec(_Section):
             )
         return self
 
+    @model_validator(mode="after")
+    def _check_dust_memory(self) -> ShotSpec:
+        """The dust stage keeps every frame's density grid (float16) in memory: refuse
+        what would not fit in half this machine's memory, rather than be killed mid-run."""
+        d = self.dust
+        if not d.enabled or d.amount == 0:
+            return self
+        # voxels are cubes along the longest side of the dust box; its height is at most
+        # 1.4 / 3.2 of its width (stages/dust.py dust_bounds)
+        voxels = d.resolution**2 * math.ceil(d.resolution * 1.4 / 3.2)
+        need = 2 * voxels * self.shot.frames
+        limit = _physical_memory() // 2
+        if need > limit:
+            raise ValueError(
+                f"dust.resolution {d.resolution} over {self.shot.frames} frames (shot.frames) keeps up to "
+                f"{need / 2**30:.1f} GiB of dust in memory, over the {limit / 2**30:.1f} GiB this machine "
+                "can spare; lower dust.resolution or shot.frames"
+            )
+        return self
+
     def digest(self, *sections: str) -> str:
         """Content hash of the named sections (all if none): the stage cache key."""
         data = self.model_dump(mode="json")
         picked = {k: data[k] for k in (sections or data.keys())}
         return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: assume a 16 GiB machine
+        return 16 * 2**30
 
 
 def _check_file(value: str) -> None:

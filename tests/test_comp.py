@@ -218,3 +218,65 @@ def test_holdout_blends_building_and_plate_by_coverage_at_edges():
     assert out[10, 25] == pytest.approx(0.5)  # no building: plate as shot
     no_shadow = comp_frame(small_spec(comp={"grain": 0.0, "motion_blur": 0.0, "shadow_strength": 0.0}), p, 0, plate)
     assert no_shadow.linear[20, 15] == pytest.approx(0.5)  # strength 0: the catcher leaves the plate alone
+
+
+def test_plate_with_undecodable_header_text_is_refused(tmp_path):
+    import OpenImageIO as oiio
+
+    buf = oiio.ImageBuf(oiio.ImageSpec(48, 32, 3, oiio.HALF))
+    buf.write(str(tmp_path / "p.exr"))
+    data = bytearray((tmp_path / "p.exr").read_bytes())
+    data[15] = 0x80  # inside the first attribute's name: OIIO's error text is no longer UTF-8
+    (tmp_path / "bad.exr").write_bytes(bytes(data))
+    with pytest.raises(InputError, match="comp.plate"):
+        load_plate(str(tmp_path / "bad.exr"), 40, 24)
+
+
+def test_cg_ground_is_replaced_by_the_plate_not_laid_over_it():
+    # as the renderer draws it: the ground is covered (alpha 1) but is no object (matte 0)
+    spec = small_spec(comp={"grain": 0.0, "motion_blur": 0.0, "shadow_strength": 0.8})
+    p = _passes()
+    p.alpha[16:] = 1.0
+    p.beauty[16:] = 0.3  # the CG ground's own colour must not show
+    plate = np.full((24, 32, 3), 0.5, np.float32)
+    out = comp_frame(spec, p, 0, plate=plate).linear
+    assert out[20, 2] == pytest.approx(0.5)  # lit ground: the plate alone
+    assert out[20, 15] == pytest.approx(0.1)  # shadowed ground: darkened plate alone
+    assert out[10, 15] == pytest.approx(0.4)
+
+
+def test_plate_of_extreme_aspect_is_cropped_before_it_is_scaled(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "strip.png"
+    Image.new("RGB", (2, 6000), (188, 188, 188)).save(path)  # scaled to cover first, 640 x 1.9 M pixels
+    plate = load_plate(str(path), 640, 360)
+    assert plate.shape == (360, 640, 3) and plate.mean() == pytest.approx(0.5, abs=0.02)
+
+
+def test_plate_is_centre_cropped_to_the_frame_aspect(tmp_path):
+    from PIL import Image
+
+    img = np.zeros((100, 300, 3), np.uint8)
+    img[:, 100:200] = 255  # white middle third, black sides
+    Image.fromarray(img).save(tmp_path / "wide.png")
+    plate = load_plate(str(tmp_path / "wide.png"), 50, 50)  # square frame: only the middle third
+    assert plate.min() > 0.9
+
+
+def test_tiled_and_mipmapped_plates_read_like_scanline_ones(tmp_path):
+    import OpenImageIO as oiio
+
+    y, x = np.mgrid[0:300, 0:500] / 500.0
+    img = np.dstack([x, y, 0.5 + 0.4 * np.sin(6 * x)]).astype(np.float32)  # smooth: filters agree
+    for name, tile in (("lines.tif", 0), ("tiles.tif", 64)):
+        spec = oiio.ImageSpec(500, 300, 3, oiio.FLOAT)
+        spec.tile_width = spec.tile_height = tile
+        buf = oiio.ImageBuf(spec)
+        buf.set_pixels(oiio.ROI(), img)
+        buf.write(str(tmp_path / name))
+    oiio.ImageBufAlgo.make_texture(oiio.MakeTxTexture, buf, str(tmp_path / "mip.exr"), oiio.ImageSpec())
+    lines = load_plate(str(tmp_path / "lines.tif"), 60, 36)
+    assert np.array_equal(load_plate(str(tmp_path / "tiles.tif"), 60, 36), lines)
+    # a coarser MIP level is filtered differently, but shows the same picture
+    assert np.abs(load_plate(str(tmp_path / "mip.exr"), 60, 36) - lines).mean() < 0.02

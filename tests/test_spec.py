@@ -68,3 +68,13 @@ def test_odd_strings_survive_the_toml_round_trip(tmp_path, text):
 def test_text_that_is_not_unicode_is_refused():
     with pytest.raises(SpecError, match="comp.view: holds characters that are not valid Unicode"):
         spec_from_dict({"comp": {"view": "\ud800"}})
+
+
+def test_dust_that_cannot_fit_in_memory_is_refused_naming_both_fields(monkeypatch):
+    from setpiece import spec as specmod
+
+    monkeypatch.setattr(specmod, "_physical_memory", lambda: 4 * 2**30)
+    spec_from_dict({"dust": {"resolution": 128}, "shot": {"frames": 120}})  # ~0.2 GiB: fine
+    with pytest.raises(SpecError, match=r"dust\.resolution 256 over 2400 frames \(shot\.frames\).*GiB"):
+        spec_from_dict({"dust": {"resolution": 256}, "shot": {"frames": 2400}})
+    spec_from_dict({"dust": {"resolution": 256, "enabled": False}, "shot": {"frames": 2400}})

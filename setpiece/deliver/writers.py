@@ -6,7 +6,6 @@ place, so an interrupted run never leaves a half-written file.
 
 from __future__ import annotations
 
-import errno
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,16 +23,17 @@ def _atomic(path: Path) -> Path:
 @contextmanager
 def _output_errors(path: Path):
     """An OSError while writing (full disk, quota, permissions) becomes one OutputError
-    line naming the file; a full disk says so and what to do about it."""
+    line naming the file, worded as the stage graph words it."""
+    from setpiece.graph import describe_os_error
+
     try:
         yield
     except OutputError:
         raise
     except OSError as err:
-        if err.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise OutputError(f"disk full while writing {path}: free some space or choose another -o folder") from None
-        reason = err.strerror or str(err)
-        raise OutputError(f"cannot write {path}: {reason}") from None
+        if not err.filename:  # PIL and PyAV often leave it out
+            err.filename = str(path)
+        raise OutputError(describe_os_error(err)) from None
 
 
 def write_png(path: Path, rgb8: np.ndarray) -> None:

@@ -106,11 +106,8 @@ def simulate_debris(
 
 
 def _spawn(events: list[Event], count: int, rng: np.random.Generator):
-    """Spawn time, position and velocity of every chunk: always `count` of them, since the
-    renderer and the USD cache hold one slot per chunk. With no event to throw them
-    (nothing broke in the shot) they never spawn and stay hidden."""
     if not events or count == 0:
-        return np.full(count, np.inf), np.zeros((count, 3)), np.zeros((count, 3))
+        return np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3))
     weight = np.array([e.mass * max(e.speed, 0.5) for e in events])
     share = rng.multinomial(count, weight / weight.sum())
     times, pos, vel = [], [], []
