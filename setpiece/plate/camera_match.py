@@ -144,6 +144,7 @@ def match_camera(image: Photo | np.ndarray, hints: PlateSection | None = None) -
             raise PlateError(_not_found(segs, "found no facade region where vertical and horizontal lines cross"))
         quad, rot, f, families = max(found, key=lambda c: c[0].score)
         quad = quad.corners
+        _check_facade(segs, families, quad)
     f_px = f * segs.scale
     K = np.array([[f_px, 0, w / 2], [0, f_px, h / 2], [0, 0, 1.0]])
     plane = _facade_on_plane(K, rot, quad)
@@ -177,6 +178,20 @@ def _not_found(segs: Segments, why: str) -> str:
         f"plate: no building found in the photo ({why}; {len(segs)} line segments); "
         f"mark the facade by hand: {CORNERS_FORMAT}"
     )
+
+
+MIN_FAMILY = 8  # segments along each facade direction
+MIN_FACADE_SHARE = 0.02  # of the frame
+
+
+def _check_facade(segs: Segments, families: np.ndarray, quad: np.ndarray) -> None:
+    """A found facade needs lines along both of its directions and a sensible size."""
+    counts = [(families == k).sum() for k in (0, 2)]
+    if min(counts) < MIN_FAMILY:
+        raise PlateError(_not_found(segs, f"only {min(counts)} lines along the best facade's edges"))
+    area = 0.5 * abs(np.cross(quad[2] - quad[0], quad[3] - quad[1]))
+    if area < MIN_FACADE_SHARE * segs.width * segs.height:
+        raise PlateError(_not_found(segs, "the best facade candidate covers almost none of the frame"))
 
 
 def _with_corner_vps(vps: VanishingPoints, corners: np.ndarray, segs: Segments) -> VanishingPoints:

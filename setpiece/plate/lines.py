@@ -64,7 +64,8 @@ def detect_segments(rgb: np.ndarray) -> Segments:
     ends = np.zeros((0, 4)) if found is None else found.reshape(-1, 4).astype(float)
     ends = (ends + 0.5) / shrink  # LSD puts pixel centres on integers
     seg = Segments(ends, w, h)
-    return Segments(ends[seg.length >= MIN_LENGTH * max(w, h)], w, h)
+    shortest = max(MIN_LENGTH * max(w, h), 12.0 / shrink)
+    return Segments(ends[seg.length >= shortest], w, h)
 
 
 def segment_lines(norm_ends: np.ndarray) -> np.ndarray:
@@ -89,9 +90,9 @@ def angle_errors(norm_ends: np.ndarray, vps: np.ndarray) -> np.ndarray:
 
 
 def tolerance(length_norm: np.ndarray, px_scale: float) -> np.ndarray:
-    """Per-segment angle tolerance: short segments have noisier directions (~1 px at each end,
+    """Per-segment angle tolerance: short segments have noisier directions (half a pixel at each end,
     in the pixels LSD saw: px_scale is half the longer side there)."""
-    return np.maximum(ANGLE_TOL, 2.0 / np.maximum(length_norm * px_scale, 1.0))
+    return np.maximum(ANGLE_TOL, 1.0 / np.maximum(length_norm * px_scale, 1.0))
 
 
 def ransac_vp(

@@ -58,8 +58,8 @@ def load_photo(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, field: st
     try:
         with _no_pillow_bomb_limit(Image):  # we apply our own limits below
             im = Image.open(path)
+            _check_size(path, field, *im.size, im.format)  # before anything may decode pixels
             w, h = _display_size(im)
-            _check_size(path, field, w, h, im.format)
             target = _target_size(w, h, max_pixels)
             if target != (w, h) and im.format == "JPEG":
                 im.draft("RGB", _raw_size(im, target))  # libjpeg decodes at 1/2..1/8 scale
