@@ -189,7 +189,8 @@ def _check_facade(segs: Segments, families: np.ndarray, quad: np.ndarray) -> Non
     counts = [(families == k).sum() for k in (0, 2)]
     if min(counts) < MIN_FAMILY:
         raise PlateError(_not_found(segs, f"only {min(counts)} lines along the best facade's edges"))
-    area = 0.5 * abs(np.cross(quad[2] - quad[0], quad[3] - quad[1]))
+    d1, d2 = quad[2] - quad[0], quad[3] - quad[1]
+    area = 0.5 * abs(d1[0] * d2[1] - d1[1] * d2[0])
     if area < MIN_FACADE_SHARE * segs.width * segs.height:
         raise PlateError(_not_found(segs, "the best facade candidate covers almost none of the frame"))
 
