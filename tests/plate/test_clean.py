@@ -1,0 +1,73 @@
+"""Clean plate: the building's rows of windows are gone, the sky continues, the rest is untouched."""
+
+import numpy as np
+import pytest
+
+from setpiece.plate import clean_plate, find_facade, match_camera
+from setpiece.plate.clean import sky_mask
+from setpiece.plate.facade_search import rectify
+from tests.plate.synth import render_photo, three_quarter
+
+
+@pytest.fixture(scope="module")
+def scene():
+    cam = three_quarter(40, 35, 1.7, 9, 24, size=(960, 600))
+    img = render_photo(cam, floors=6, footprint=(16, 12))
+    match = match_camera(img)
+    facade = find_facade(img, match)
+    return img, match, facade, clean_plate(img, facade.mask(), grow_px=6)
+
+
+def _storey_ripple(rgb, facade) -> float:
+    """Grey-level amplitude of the rectified facade's rows at one cycle per storey, once the slow
+    trend (one storey's moving average) is removed: windows ring here, sky and street do not."""
+    face = rectify(rgb, facade.quad, facade.proxy.width / facade.proxy.height).astype(float).mean(axis=2)
+    profile = face[:, int(0.05 * face.shape[1]) : int(0.95 * face.shape[1])].mean(axis=1)
+    period = len(profile) / facade.storeys
+    trend = np.convolve(np.pad(profile, len(profile), mode="edge"), np.ones(round(period)) / round(period), "same")
+    ripple = profile - trend[len(profile) : 2 * len(profile)]
+    t = np.arange(len(profile)) / period
+    return 2 * abs(np.mean(ripple * np.exp(-2j * np.pi * t)))
+
+
+def test_window_rows_vanish(scene):
+    img, match, facade, clean = scene
+    before, after = _storey_ripple(img, facade), _storey_ripple(clean, facade)
+    assert before > 15  # six rows of windows ring clearly
+    assert after < 0.35 * before  # what is left is the step from sky to street, not windows
+
+
+def test_sky_continues_where_the_building_stood(scene):
+    img, match, facade, clean = scene
+    hole = facade.mask()
+    sky = sky_mask(img, hole)
+    # the band above the horizon, beside the building and inside its outline
+    ys, xs = np.nonzero(hole)
+    top, bottom = ys.min() + 10, int(np.percentile(ys, 60))
+    inside = clean[top:bottom][hole[top:bottom]].astype(float)
+    rows = np.arange(img.shape[0])[:, None]
+    beside = sky & (rows >= top) & (rows < bottom)
+    facade_color = img[hole].astype(float).mean(axis=0)
+    sky_color = img[beside].mean(axis=0)
+    assert np.abs(inside.mean(axis=0) - sky_color).max() < 12  # now reads as sky ...
+    assert np.abs(inside.mean(axis=0) - facade_color).max() > 40  # ... not as concrete
+
+
+def test_outside_the_region_nothing_changes(scene):
+    import cv2
+
+    img, _, facade, clean = scene
+    grown = cv2.dilate(facade.mask().astype(np.uint8), np.ones((13, 13), np.uint8)) > 0
+    assert np.array_equal(clean[~grown], img[~grown])
+    assert not np.array_equal(clean[grown], img[grown])
+
+
+def test_polygon_and_mask_give_the_same_plate(scene):
+    img, _, facade, clean = scene
+    from_polygon = clean_plate(img, facade.outline(), grow_px=6)
+    assert np.abs(from_polygon.astype(int) - clean.astype(int)).mean() < 1.0
+
+
+def test_deterministic(scene):
+    img, _, facade, clean = scene
+    assert np.array_equal(clean_plate(img, facade.mask(), grow_px=6), clean)
