@@ -86,7 +86,12 @@ def _above_skyline(sky: np.ndarray, hole: np.ndarray) -> np.ndarray:
     if known.sum() < 2:
         return np.zeros_like(hole)
     skyline = np.interp(cols, cols[known], line[known])
-    return hole & (rows <= skyline[None, :])
+    # only where the hole meets the sky (or the top of the frame): under a roof it is not sky
+    first = np.where(hole.any(axis=0), np.argmax(hole, axis=0), h)
+    near = np.arange(1, 7)[:, None]
+    above = np.clip(first[None, :] - near, 0, h - 1)
+    meets_sky = (first == 0) | sky[above, cols[None, :]].any(axis=0)
+    return hole & (rows <= skyline[None, :]) & meets_sky[None, :]
 
 
 def _sky_model(rgb: np.ndarray, sky: np.ndarray, where: np.ndarray, seed: int) -> np.ndarray:
