@@ -123,3 +123,30 @@ def test_projection_uvs_land_on_the_facade_texture():
     centre = proj.sample(np.array([[0.0, -proxy.depth / 2, proxy.height * 0.55]]))[0].astype(int)
     assert abs(centre[2] - centre[0]) < 40  # grey concrete; the sky is strongly blue
     assert set(proj.face_uvs()) == set(proxy.visible_faces(match.position))
+
+
+def test_same_photo_same_match(case):
+    _, _, img, match = case
+    again = match_camera(img)
+    assert again.focal_px == match.focal_px
+    assert np.array_equal(again.rotation, match.rotation) and np.array_equal(again.quad, match.quad)
+
+
+def test_corners_of_a_downscaled_photo_are_scaled_with_it(tmp_path):
+    import warnings
+
+    from PIL import Image
+
+    from setpiece.plate import PlateWarning, load_photo
+
+    cam = three_quarter(40, 35, 1.7, 9, 24, size=(960, 600))
+    building = dict(floors=6, footprint=(16, 12))
+    path = tmp_path / "street.png"
+    Image.fromarray(render_photo(cam, **building)).save(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PlateWarning)
+        photo = load_photo(path, max_pixels=480 * 300)
+    corners = _true_front(cam, building)  # clicked on the full-size photo
+    match = match_camera(photo, PlateSection(corners=[tuple(p) for p in corners]))
+    assert match.width == 480
+    assert np.abs(match.quad - corners * photo.scale).max() < 1e-9
