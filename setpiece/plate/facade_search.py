@@ -62,16 +62,42 @@ def auto_quad(rgb: np.ndarray, segs: Segments, f_px: float, rot: np.ndarray, fam
     if best == 0:
         return None
     K = np.array([[f_px, 0, w / 2], [0, f_px, h / 2], [0, 0, 1.0]])
-    along = _on_plane(_segment_points(segs.ends, families == 0), labels == best, g, K, rot)
-    upright = _on_plane(_segment_points(segs.ends, families == 2), labels == best, g, K, rot)
+    region = labels == best
+    along = _on_plane(_segment_points(segs.ends, families == 0), region, g, K, rot)
+    across = _on_plane(_segment_points(segs.ends, families == 1), region, g, K, rot)
+    upright = _on_plane(_segment_points(segs.ends, families == 2), region, g, K, rot)
     if len(along) < 8:
         return None
-    # the side wall's verticals would widen the facade: its width comes from lines along it
-    x0, x1 = np.percentile(along[:, 0], [1, 99])
-    z0, z1 = np.percentile(np.r_[along[:, 2], upright[:, 2]], [1, 99])
+    # the side wall's verticals would widen the facade: its width comes from lines along it,
+    # where they outnumber the lines across it
+    x0, x1 = _facade_span(along[:, 0], across[:, 0])
+    keep = (upright[:, 0] >= x0) & (upright[:, 0] <= x1)
+    keep_along = (along[:, 0] >= x0) & (along[:, 0] <= x1)
+    z0, z1 = np.percentile(np.r_[along[keep_along, 2], upright[keep, 2]], [1, 99])
     corners_w = np.array([[x0, 1, z1], [x1, 1, z1], [x1, 1, z0], [x0, 1, z0]])
     cam = corners_w @ rot.T @ K.T
     return QuadCandidate(cam[:, :2] / cam[:, 2:3], best_score * g**-2)
+
+
+def _facade_span(along_x: np.ndarray, across_x: np.ndarray, bins: int = 48) -> tuple[float, float]:
+    """The run of plane x around the facade's middle where lines along it dominate."""
+    lo, hi = np.percentile(along_x, [1, 99])
+    if hi <= lo:
+        return float(lo), float(hi)
+    edges = np.linspace(lo, hi, bins + 1)
+    kernel = np.ones(3) / 3
+    a = np.convolve(np.histogram(along_x, edges)[0], kernel, "same")
+    c = np.convolve(np.histogram(across_x, edges)[0], kernel, "same") if len(across_x) else np.zeros(bins)
+    ok = (a > 0) & (a >= c)
+    mid = int(np.clip(np.searchsorted(edges, np.median(along_x)) - 1, 0, bins - 1))
+    if not ok[mid]:
+        return float(lo), float(hi)
+    left, right = mid, mid
+    while left > 0 and ok[left - 1]:
+        left -= 1
+    while right < bins - 1 and ok[right + 1]:
+        right += 1
+    return float(edges[left]), float(edges[right + 1])
 
 
 def _on_plane(pts: np.ndarray, region: np.ndarray, g: float, K: np.ndarray, rot: np.ndarray) -> np.ndarray:
@@ -107,8 +133,17 @@ def rectify(rgb: np.ndarray, quad: np.ndarray, aspect: float, height: int = RECT
 def storey_spectrum(rgb: np.ndarray, quad: np.ndarray, aspect: float) -> tuple[np.ndarray, np.ndarray]:
     """(cycles per facade height, power) of the rectified facade's row profile."""
     face = rectify(rgb, quad, aspect).astype(np.float32).mean(axis=2)
+    seen = rectify(np.full(rgb.shape[:2], 255, np.uint8), quad, aspect) > 250  # inside the photo
     w = face.shape[1]
-    profile = face[:, int(0.05 * w) : max(int(0.95 * w), 1)].mean(axis=1)
+    cols = slice(int(0.05 * w), max(int(0.95 * w), 1))
+    face, seen = face[:, cols], seen[:, cols]
+    count = seen.sum(axis=1)
+    rows = count > 0.2 * face.shape[1]
+    if rows.sum() < 16:
+        return np.zeros(1), np.zeros(1)
+    profile = (face * seen).sum(axis=1) / np.maximum(count, 1)
+    idx = np.arange(len(profile))
+    profile = np.interp(idx, idx[rows], profile[rows])  # rows outside the photo carry no pattern
     profile = profile - np.polyval(np.polyfit(np.arange(len(profile)), profile, 1), np.arange(len(profile)))
     pad = 8 * len(profile)
     power = np.abs(np.fft.rfft(profile * np.hanning(len(profile)), pad)) ** 2
@@ -122,6 +157,8 @@ def estimate_storeys(rgb: np.ndarray, quad: np.ndarray, aspect: float) -> int | 
     band = (freq >= 1.5) & (freq <= 60)
     if not band.any():
         return None
+    # times frequency: the step from a dark ground floor to a bright facade is no storey
+    power = power * freq
     peak = int(np.argmax(np.where(band, power, 0)))
     if power[peak] < MIN_PEAK_RATIO * np.median(power[band]):
         return None
