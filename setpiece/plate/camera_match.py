@@ -25,6 +25,7 @@ from setpiece.plate.vanishing import (
     VanishingPoints,
     find_vanishing_points,
     focal_from_pairs,
+    orient_along_facade,
     refine,
     rotation_from_vps,
 )
@@ -142,11 +143,12 @@ def match_camera(image: Photo | np.ndarray, hints: PlateSection | None = None) -
         found = [c for c in found if c[0] is not None]
         if not found:
             raise PlateError(_not_found(segs, "found no facade region where vertical and horizontal lines cross"))
-        quad, rot, f, families = max(found, key=lambda c: c[0].score)
-        quad = quad.corners
+        best, _, f, families = max(found, key=lambda c: c[0].score)
+        quad, rot = best.corners, best.rotation
         _check_facade(segs, families, quad)
     f_px = f * segs.scale
     K = np.array([[f_px, 0, w / 2], [0, f_px, h / 2], [0, 0, 1.0]])
+    rot = orient_along_facade(rot, K, quad.mean(axis=0))
     plane = _facade_on_plane(K, rot, quad)
     size, storeys, storeys_source = _scale(rgb, quad, plane, hints, notes)
     depth = hints.depth or float(np.clip(0.75 * size[0], 6.0, 20.0))

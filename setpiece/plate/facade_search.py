@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from setpiece.plate.lines import Segments
+from setpiece.plate.vanishing import orient_along_facade
 
 GRID_SIDE = 320  # evidence maps are computed at this longer side
 RECTIFIED_HEIGHT = 512
@@ -25,6 +26,7 @@ MIN_PEAK_RATIO = 5.0  # storey peak power over the median power of the spectrum
 class QuadCandidate:
     corners: np.ndarray  # (4, 2) pixels: top-left, top-right, bottom-right, bottom-left
     score: float
+    rotation: np.ndarray  # the frame, turned so that +X runs left to right along this facade
 
 
 def quad_from_hint(corners) -> np.ndarray:
@@ -63,6 +65,8 @@ def auto_quad(rgb: np.ndarray, segs: Segments, f_px: float, rot: np.ndarray, fam
         return None
     K = np.array([[f_px, 0, w / 2], [0, f_px, h / 2], [0, 0, 1.0]])
     region = labels == best
+    K = np.array([[f_px, 0, w / 2], [0, f_px, h / 2], [0, 0, 1.0]])
+    rot = orient_along_facade(rot, K, (centroids[best] + 0.5) / g)
     along = _on_plane(_segment_points(segs.ends, families == 0), region, g, K, rot)
     across = _on_plane(_segment_points(segs.ends, families == 1), region, g, K, rot)
     upright = _on_plane(_segment_points(segs.ends, families == 2), region, g, K, rot)
@@ -76,7 +80,7 @@ def auto_quad(rgb: np.ndarray, segs: Segments, f_px: float, rot: np.ndarray, fam
     z0, z1 = np.percentile(np.r_[along[keep_along, 2], upright[keep, 2]], [1, 99])
     corners_w = np.array([[x0, 1, z1], [x1, 1, z1], [x1, 1, z0], [x0, 1, z0]])
     cam = corners_w @ rot.T @ K.T
-    return QuadCandidate(cam[:, :2] / cam[:, 2:3], best_score * g**-2)
+    return QuadCandidate(cam[:, :2] / cam[:, 2:3], best_score * g**-2, rot)
 
 
 def _facade_span(along_x: np.ndarray, across_x: np.ndarray, bins: int = 48) -> tuple[float, float]:

@@ -109,6 +109,17 @@ def rotation_from_vps(f: float, vertical: np.ndarray, facade: np.ndarray) -> np.
     return np.column_stack([x, np.cross(z, x), z])
 
 
+def orient_along_facade(rotation: np.ndarray, K: np.ndarray, pixel) -> np.ndarray:
+    """Turn the frame half round Z, if needed, so that walking along +X from the facade at
+    ``pixel`` moves right in the image (the facade's left end is image left, its outside
+    faces the camera), whichever side of the centre the vanishing point lies."""
+    p = np.linalg.inv(K) @ np.array([pixel[0], pixel[1], 1.0])
+    x = rotation[:, 0]
+    if x[0] - p[0] * x[2] < 0:
+        return rotation @ np.diag([-1.0, -1.0, 1.0])
+    return rotation
+
+
 def _direction(f: float, vp: np.ndarray) -> np.ndarray:
     d = np.array([vp[0] / f, vp[1] / f, vp[2]])
     return d / np.linalg.norm(d)

@@ -28,9 +28,10 @@ def _angle_to_vp(match, ends, axis) -> float:
     return float(np.degrees(angle_errors(norm, vp)[0, 0]))
 
 
-def test_proxy_facade_edges_within_4px_of_the_annotated_corners():
-    photo = _photo("leuvenA")
-    corners = ANNOTATIONS["leuvenA"]["corners"]
+@pytest.mark.parametrize("name", ["leuvenA", "leuvenA_left"])  # facing us; receding into the street
+def test_proxy_facade_edges_within_4px_of_the_annotated_corners(name):
+    photo = _photo(name)
+    corners = ANNOTATIONS[name]["corners"]
     match = match_camera(photo, PlateSection(corners=[tuple(c) for c in corners]))
     facade = find_facade(photo, match)
     # rotation and focal length come from the photo's lines alone; the corners only place the facade
