@@ -50,7 +50,7 @@ class CameraMatch:
     storey_height: float
     segments: Segments
     families: np.ndarray  # per segment: 0 world X (along the facade), 1 world Y, 2 vertical, -1 none
-    focal_source: str  # hint | lines | default
+    focal_source: str  # hint | lines | exif | default
     storeys_source: str  # hint | measurement | windows | eye height
     warnings: tuple[str, ...] = field(default=())
 
@@ -79,6 +79,11 @@ class CameraMatch:
         """Horizon line (a, b, c) in pixels, a x + b y + c = 0, (a, b) unit."""
         line = np.linalg.inv(self.K).T @ self.rotation[:, 2]
         return line / np.linalg.norm(line[:2])
+
+    def ground_plane(self) -> tuple[np.ndarray, float]:
+        """The ground (world z = 0) in camera coordinates: unit normal n and offset d, n . X + d = 0."""
+        normal = self.rotation[:, 2]
+        return normal, float(self.position[2])
 
     @property
     def roll(self) -> float:
@@ -120,6 +125,7 @@ def match_camera(image: Photo | np.ndarray, hints: PlateSection | None = None) -
     """Recover camera, facade and scale from a photo; any hint given wins over what is measured."""
     hints = hints or PlateSection()
     rgb, scale = (image.pixels, image.scale) if isinstance(image, Photo) else (np.asarray(image), 1.0)
+    exif_focal = image.focal_35mm if isinstance(image, Photo) else None
     h, w = rgb.shape[:2]
     corners = None
     if hints.corners is not None:
@@ -133,7 +139,14 @@ def match_camera(image: Photo | np.ndarray, hints: PlateSection | None = None) -
         vps = _with_corner_vps(vps, corners, segs)
     if vps.vertical is None or not vps.horizontal:
         raise PlateError(_not_found(segs, "found no vertical and horizontal lines meeting at vanishing points"))
-    f, source = _focal(vps, f_hint, w, segs.scale, notes)
+    f, source = _focal(vps, f_hint, exif_focal, w, segs.scale, notes)
+    if source in ("exif", "default"):
+        # with the focal length known, vanishing points must be truly orthogonal: look again
+        vps = find_vanishing_points(segs, f)
+        if corners is not None:
+            vps = _with_corner_vps(vps, corners, segs)
+        if vps.vertical is None or not vps.horizontal:
+            raise PlateError(_not_found(segs, "found no vertical and horizontal lines meeting at vanishing points"))
     candidates = _frames(segs, vps, f, fixed=source != "lines")
     if corners is not None:
         rot, f, families = _frame_for_corners(candidates, corners, segs)
@@ -213,12 +226,15 @@ def _with_corner_vps(vps: VanishingPoints, corners: np.ndarray, segs: Segments) 
     return VanishingPoints(vps.vertical, (horizontal / np.linalg.norm(horizontal),), (vps.inliers[0], none))
 
 
-def _focal(vps: VanishingPoints, f_hint, width: int, scale: float, notes: list[str]) -> tuple[float, str]:
+def _focal(vps: VanishingPoints, f_hint, exif_35mm, width: int, scale: float, notes: list[str]) -> tuple[float, str]:
+    """The user's focal length, else the one the lines measure, else the camera's EXIF note, else a default."""
     if f_hint:
         return f_hint, "hint"
     f = focal_from_pairs([vps.vertical, *vps.horizontal])
     if f is not None:
         return f, "lines"
+    if exif_35mm:
+        return float(np.clip(exif_35mm / 36.0 * width / scale, *F_RANGE)), "exif"
     notes.append(
         f"plate: the focal length cannot be measured from this photo's lines; assumed {DEFAULT_FOCAL_MM:g} mm "
         "(full-frame equivalent): set plate.focal_length if you know it"

@@ -36,6 +36,7 @@ class Photo:
     path: str
     original_size: tuple[int, int]  # (width, height) in the file, after EXIF rotation
     scale: float  # pixels here per pixel of the file (1.0 unless downscaled)
+    focal_35mm: float | None = None  # the camera's own note (EXIF FocalLengthIn35mmFilm), if any
 
     @property
     def width(self) -> int:
@@ -60,6 +61,7 @@ def load_photo(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, field: st
             im = Image.open(path)
             _check_size(path, field, *im.size, im.format)  # before anything may decode pixels
             w, h = _display_size(im)
+            focal_35mm = _exif_focal_35mm(im)
             target = _target_size(w, h, max_pixels)
             if target != (w, h) and im.format == "JPEG":
                 im.draft("RGB", _raw_size(im, target))  # libjpeg decodes at 1/2..1/8 scale
@@ -77,7 +79,7 @@ def load_photo(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, field: st
         warnings.warn(
             f"{field}: {path.name} is {w}x{h}; analysed at {target[0]}x{target[1]}", PlateWarning, stacklevel=2
         )
-    return Photo(np.ascontiguousarray(pixels), str(path), (w, h), target[0] / w)
+    return Photo(np.ascontiguousarray(pixels), str(path), (w, h), target[0] / w, focal_35mm)
 
 
 @contextlib.contextmanager
@@ -88,6 +90,15 @@ def _no_pillow_bomb_limit(image_module):
         yield
     finally:
         image_module.MAX_IMAGE_PIXELS = saved
+
+
+def _exif_focal_35mm(im) -> float | None:
+    """Full-frame-equivalent focal length that phones and most cameras record."""
+    try:
+        value = float(im.getexif().get_ifd(0x8769).get(0xA405, 0))
+    except (TypeError, ValueError, OSError):
+        return None
+    return value if 4.0 <= value <= 600.0 else None
 
 
 def _display_size(im) -> tuple[int, int]:

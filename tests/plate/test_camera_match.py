@@ -166,3 +166,36 @@ def test_corners_of_a_downscaled_photo_are_scaled_with_it(tmp_path):
     match = match_camera(photo, PlateSection(corners=[tuple(p) for p in corners]))
     assert match.width == 480
     assert np.abs(match.quad - corners * photo.scale).max() < 1e-9
+
+
+def test_camera_height_from_the_ground_plane(case):
+    cam, _, _, match = case
+    normal, offset = match.ground_plane()
+    assert np.linalg.norm(normal) == pytest.approx(1.0)
+    assert offset == pytest.approx(cam.position[2], abs=0.6)  # metres above the street
+
+
+def _frontal_photo(tmp_path, exif_focal=None):
+    """Straight at the facade from eye height, level: vertical and facade lines stay parallel, so
+    the lines cannot tell the focal length."""
+    from PIL import Image
+
+    cam = three_quarter(45, 0, 6.0, 6.0, 40, size=(960, 600))
+    img = Image.fromarray(render_photo(cam, floors=4, footprint=(18, 10)))
+    path = tmp_path / "frontal.jpg"
+    exif = Image.Exif()
+    if exif_focal:
+        exif.get_ifd(0x8769)[0xA405] = exif_focal
+    img.save(path, quality=95, exif=exif)
+    return path
+
+
+def test_unmeasurable_focal_length_falls_back_to_exif_then_default(tmp_path):
+    from setpiece.plate import PlateWarning, load_photo
+
+    with pytest.warns(PlateWarning, match="plate.focal_length"):
+        plain = match_camera(load_photo(_frontal_photo(tmp_path)))
+    assert plain.focal_source == "default" and plain.focal_length == pytest.approx(28.0)
+    noted = match_camera(load_photo(_frontal_photo(tmp_path, exif_focal=40)))
+    assert noted.focal_source == "exif" and noted.focal_length == pytest.approx(40.0)
+    assert abs(noted.pitch) < 1.0 and abs(noted.roll) < 1.0  # level, as shot
