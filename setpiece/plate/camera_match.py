@@ -164,7 +164,9 @@ def match_camera(image: Photo | np.ndarray, hints: PlateSection | None = None) -
     rot = orient_along_facade(rot, K, quad.mean(axis=0))
     plane = _facade_on_plane(K, rot, quad)
     size, storeys, storeys_source = _scale(rgb, quad, plane, hints, notes)
-    depth = hints.depth or float(np.clip(0.75 * size[0], 6.0, 20.0))
+    metres = size[1] / (plane["z"][1] - plane["z"][0])
+    side = _side_depth(segs, families, K, rot, plane)
+    depth = hints.depth or (side * metres if side else float(np.clip(0.75 * size[0], 6.0, 20.0)))
     position = _camera_position(plane, size, depth)
     for note in notes:
         warnings.warn(note, PlateWarning, stacklevel=2)
@@ -320,6 +322,34 @@ def _scale(rgb, quad, plane, hints: PlateSection, notes) -> tuple[tuple[float, f
     if storeys is None:
         storeys = max(1, round(height / hints.storey_height))
     return (float(height * aspect), float(height)), int(storeys), source
+
+
+def _side_depth(segs: Segments, families: np.ndarray, K: np.ndarray, rot: np.ndarray, plane: dict) -> float | None:
+    """How far the visible side wall runs back from the facade (plane units), from the lines
+    across the facade and the verticals that lie on it; None when no side wall is seen clearly."""
+    x0, x1 = plane["x"]
+    if x0 < 0 < x1:
+        return None  # the camera is in front of the facade: neither side wall shows
+    x_side = x1 if x1 < 0 else x0
+    ends = segs.ends[(families == 1) | (families == 2)]  # the far corner is a vertical line
+    if len(ends) < 4:
+        return None
+    pts = np.r_[ends[:, :2], ends[:, 2:]]
+    rays = (np.c_[pts, np.ones(len(pts))] @ np.linalg.inv(K).T) @ rot
+    t = x_side / np.where(np.abs(rays[:, 0]) > 1e-9, rays[:, 0], np.nan)
+    hit = rays * t[:, None]
+    z0, z1 = plane["z"]
+    width = x1 - x0
+    back = hit[:, 1] - 1.0
+    on_wall = (t > 0) & (hit[:, 2] >= z0 - 0.05 * width) & (hit[:, 2] <= z1 + 0.05 * width)
+    on_wall &= (back > -0.02 * width) & (back < 3.0 * width)
+    if on_wall.sum() < 6:
+        return None
+    # the wall's lines run back without a break; beyond a gap they belong to something else
+    back = np.sort(back[on_wall])
+    gaps = np.flatnonzero(np.diff(back) > 0.4 * width)
+    depth = float(back[gaps[0]] if len(gaps) else back[-1])
+    return depth if depth > 0.15 * width else None
 
 
 def _camera_position(plane: dict, size: tuple[float, float], depth: float) -> np.ndarray:

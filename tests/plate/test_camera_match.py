@@ -68,7 +68,7 @@ def _true_front(cam, building) -> np.ndarray:
 
 
 @pytest.mark.parametrize("name", ["wide_left_block", "from_the_right"])  # whole facade in frame
-def test_proxy_front_face_lies_on_the_clicked_corners(name):
+def test_proxy_faces_lie_on_the_clicked_corners_and_the_side_wall(name):
     cam_args, building = CASES[name]
     cam = three_quarter(*cam_args, size=(960, 600))
     img = render_photo(cam, **building)
@@ -79,6 +79,13 @@ def test_proxy_front_face_lies_on_the_clicked_corners(name):
     assert np.abs(got - corners).max() < 2.0
     assert facade.proxy.width == pytest.approx(building["footprint"][0], rel=0.05)
     assert facade.storeys == building["floors"]
+    # the side wall in view runs back as far as the block's does: depth from its lines
+    w, d = building["footprint"]
+    assert facade.proxy.depth == pytest.approx(d, rel=0.05)
+    sx = 1 if cam.position[0] > 0 else -1
+    far_foot = cam.project(np.array([[sx * w / 2, d / 2, 0.0]]))[0, :2]
+    side = facade.projected_face("right" if sx > 0 else "left")
+    assert np.linalg.norm(side - far_foot, axis=1).min() < 6.0
 
 
 def _visible_faces(cam, building):
