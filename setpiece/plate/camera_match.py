@@ -17,7 +17,7 @@ import numpy as np
 
 from setpiece.camera import Camera
 from setpiece.plate.facade_search import auto_quad, estimate_storeys, quad_from_hint
-from setpiece.plate.lines import Segments, detect_segments
+from setpiece.plate.lines import Segments, angle_errors, detect_segments
 from setpiece.plate.photo import Photo, PlateError, PlateWarning
 from setpiece.plate.section import CORNERS_FORMAT, PlateSection
 from setpiece.plate.vanishing import (
@@ -50,7 +50,7 @@ class CameraMatch:
     storey_height: float
     segments: Segments
     families: np.ndarray  # per segment: 0 world X (along the facade), 1 world Y, 2 vertical, -1 none
-    focal_source: str  # hint | lines | exif | default
+    focal_source: str  # hint | lines | corners | exif | default
     storeys_source: str  # hint | measurement | windows | eye height
     warnings: tuple[str, ...] = field(default=())
 
@@ -134,22 +134,15 @@ def match_camera(image: Photo | np.ndarray, hints: PlateSection | None = None) -
     segs = detect_segments(rgb)
     notes: list[str] = []
     f_hint = hints.focal_length / hints.sensor_width * w / segs.scale if hints.focal_length else None
-    vps = find_vanishing_points(segs, f_hint)
-    if corners is not None:
-        vps = _with_corner_vps(vps, corners, segs)
-    if vps.vertical is None or not vps.horizontal:
-        raise PlateError(_not_found(segs, "found no vertical and horizontal lines meeting at vanishing points"))
-    f, source = _focal(vps, f_hint, exif_focal, w, segs.scale, notes)
-    if source in ("exif", "default"):
-        # with the focal length known, vanishing points must be truly orthogonal: look again
-        vps = find_vanishing_points(segs, f)
-        if corners is not None:
-            vps = _with_corner_vps(vps, corners, segs)
-        if vps.vertical is None or not vps.horizontal:
-            raise PlateError(_not_found(segs, "found no vertical and horizontal lines meeting at vanishing points"))
-    candidates = _frames(segs, vps, f, fixed=source != "lines")
+    f, source, candidates = _orientations(segs, find_vanishing_points(segs, f_hint), f_hint, exif_focal, corners, notes)
     if corners is not None:
         rot, f, families = _frame_for_corners(candidates, corners, segs)
+        if _corner_misfit(rot, f, corners, segs) > CORNER_TOL:
+            # the lines disagree with the user's facade edges: the corners win
+            notes.clear()
+            none = _corner_vps(corners, segs, VanishingPoints(None, (), ()))
+            f, source, candidates = _orientations(segs, none, f_hint, exif_focal, corners, notes)
+            rot, f, families = candidates[0]
         quad = quad_from_hint(corners)
     else:
         found = [(auto_quad(rgb, segs, f * segs.scale, rot, fam), rot, ff, fam) for rot, ff, fam in candidates]
@@ -212,7 +205,42 @@ def _check_facade(segs: Segments, families: np.ndarray, quad: np.ndarray) -> Non
         raise PlateError(_not_found(segs, "the best facade candidate covers almost none of the frame"))
 
 
-def _with_corner_vps(vps: VanishingPoints, corners: np.ndarray, segs: Segments) -> VanishingPoints:
+CORNER_TOL = 10.0  # pixels the user's facade edges may miss the lines' vanishing points (clicks miss by a few)
+
+
+def _orientations(segs, vps: VanishingPoints, f_hint, exif_focal, corners, notes):
+    """Focal length, its source and one (rotation, focal, families) per candidate facade direction."""
+    if corners is not None:
+        vps = _corner_vps(corners, segs, vps)
+    if vps.vertical is None or not vps.horizontal:
+        raise PlateError(_not_found(segs, "found no vertical and horizontal lines meeting at vanishing points"))
+    f, source = _focal(vps, f_hint, exif_focal, segs.width, segs.scale, notes)
+    if source == "lines" and not any(m.any() for m in vps.inliers):
+        source = "corners"  # the facade's own edges gave the vanishing points
+    if source in ("exif", "default") and any(m.any() for m in vps.inliers):
+        # with the focal length known, vanishing points must be truly orthogonal: look again
+        vps = find_vanishing_points(segs, f)
+        if corners is not None:
+            vps = _corner_vps(corners, segs, vps)
+        if vps.vertical is None or not vps.horizontal:
+            raise PlateError(_not_found(segs, "found no vertical and horizontal lines meeting at vanishing points"))
+    return f, source, _frames(segs, vps, f, fixed=source not in ("lines", "corners"))
+
+
+def _corner_misfit(rot: np.ndarray, f: float, corners: np.ndarray, segs: Segments) -> float:
+    """Pixels by which the user's facade edges miss the frame's vanishing directions (the angle
+    between edge and vanishing direction, times the edge's length)."""
+    c = (corners - [segs.width / 2, segs.height / 2]) / segs.scale
+    worst = 0.0
+    for axis, edges in ((0, ((0, 1), (3, 2))), (2, ((0, 3), (1, 2)))):
+        vp = np.array([f * rot[0, axis], f * rot[1, axis], rot[2, axis]])
+        ends = np.array([np.r_[c[a], c[b]] for a, b in edges])
+        length = np.hypot(*(ends[:, 2:] - ends[:, :2]).T) * segs.scale
+        worst = max(worst, float((angle_errors(ends, vp)[0] * length).max()))
+    return worst
+
+
+def _corner_vps(corners: np.ndarray, segs: Segments, vps: VanishingPoints) -> VanishingPoints:
     """Where the lines gave too little, the user's corners give the facade's own vanishing points."""
     if vps.vertical is not None and vps.horizontal:
         return vps
@@ -266,18 +294,8 @@ def _other(vps: VanishingPoints, k: int) -> np.ndarray:
 
 
 def _frame_for_corners(candidates, corners: np.ndarray, segs: Segments):
-    """The frame whose facade direction runs along the user's top and bottom edges."""
-
-    def misfit(c):
-        rot, f, _ = c
-        vp = np.array([f * rot[0, 0], f * rot[1, 0], rot[2, 0]])
-        ends = np.r_[np.r_[corners[0], corners[1]], np.r_[corners[3], corners[2]]].reshape(2, 4)
-        norm = (ends - [segs.width / 2, segs.height / 2] * 2) / segs.scale
-        from setpiece.plate.lines import angle_errors
-
-        return angle_errors(norm, vp).sum()
-
-    return min(candidates, key=misfit)
+    """The frame whose facade direction runs along the user's edges."""
+    return min(candidates, key=lambda c: _corner_misfit(c[0], c[1], corners, segs))
 
 
 def _facade_on_plane(K: np.ndarray, rot: np.ndarray, quad: np.ndarray) -> dict:

@@ -146,6 +146,8 @@ def refine(
                 out.append(angle_errors(norm[mask], vp)[0] * weight[mask])
         return np.concatenate(out)
 
+    if sum(int(m.sum()) for m in families) < 2:
+        return f, rotation  # nothing to refine against (the frame came from the user's corners)
     p0 = np.zeros(3 if fix_f else 4)
     if not fix_f:
         p0[3] = np.log(f)

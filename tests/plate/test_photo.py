@@ -113,3 +113,19 @@ def test_section_rejects_bad_values():
     section.check_corners_inside(640, 480)
     with pytest.raises(ValueError):
         section.storeys = 3  # frozen, like the spec's sections
+
+
+def test_corners_alone_are_enough_where_no_lines_are_found():
+    import cv2
+
+    rng = np.random.default_rng(3)
+    sky = cv2.resize(rng.normal(0, 1, (30, 40)), (640, 480), interpolation=cv2.INTER_CUBIC)
+    img = np.clip(150 + 30 * sky[..., None] * [1, 1, 0.5], 0, 255).astype(np.uint8)
+    corners = [(100, 65), (500, 115), (500, 365), (100, 415)]  # a wall receding to the right, eye level 240
+    with pytest.warns(PlateWarning, match="plate.focal_length"):
+        match = match_camera(img, PlateSection(corners=corners, storeys=5))
+    from setpiece.plate import find_facade
+
+    facade = find_facade(img, match)
+    assert np.abs(facade.projected_face("front")[[3, 2, 1, 0]] - np.asarray(corners)).max() < 1.0
+    assert facade.storeys == 5 and facade.proxy.height == pytest.approx(16.0)

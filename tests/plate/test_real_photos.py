@@ -63,3 +63,11 @@ def test_real_photos_match_in_a_fraction_of_a_second(name):
     start = time.perf_counter()
     match_camera(photo)
     assert time.perf_counter() - start < 2.0
+
+
+def test_focal_length_from_lines_agrees_with_the_phone():
+    photo = _photo("leuvenA")
+    assert photo.focal_35mm == 29.0  # the iPhone 6 wrote it in EXIF
+    match = match_camera(photo)
+    assert match.focal_source == "lines"  # measured, not read: lines come before EXIF
+    assert match.focal_length == pytest.approx(photo.focal_35mm, rel=0.1)
