@@ -37,11 +37,13 @@ def clean_plate(image: np.ndarray, facade, grow_px: int | None = None, seed: int
     sky = sky_mask(rgb, mask)
     filled = mask.copy()
     if sky.sum() > SKY_MIN_SHARE * h * w:
-        above = _above_skyline(sky, mask)
+        above = _above_skyline(rgb, sky, mask)
         out[above] = _sky_model(rgb, sky, above, seed)
         filled &= ~above
     if filled.any():
-        out = _inpaint(out, filled)
+        # the street and what stands behind come from beside and below, not from the new sky
+        ground = _inpaint(rgb.astype(np.float32), mask | sky)
+        out[filled] = ground[filled]
     result = np.clip(out + 0.5, 0, 255).astype(np.uint8)
     result[~mask] = rgb[~mask]
     return result
@@ -74,7 +76,22 @@ def sky_mask(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
     return np.isin(labels, list(top)) if top else np.zeros_like(hole)
 
 
-def _above_skyline(sky: np.ndarray, hole: np.ndarray) -> np.ndarray:
+def _down_to_edge(rgb: np.ndarray, line: np.ndarray, reach: int = 6, tol: float = 10.0) -> np.ndarray:
+    """The sky mask stops a few pixels short of the skyline (its blur and gradient margin):
+    follow each column down while the colour stays that of the sky's lowest pixel."""
+    h, w = rgb.shape[:2]
+    cols = np.arange(w)
+    base = rgb[np.clip(line.astype(int), 0, h - 1), cols].astype(float)
+    out = line.copy()
+    going = line >= 0
+    for k in range(1, reach + 1):
+        row = np.clip(line.astype(int) + k, 0, h - 1)
+        going &= np.abs(rgb[row, cols].astype(float) - base).max(axis=1) < tol
+        out[going] = line[going] + k
+    return out
+
+
+def _above_skyline(rgb: np.ndarray, sky: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """Hole pixels above the skyline interpolated across the hole from the sky beside it."""
     h, w = sky.shape
     rows = np.arange(h)[:, None]
@@ -85,6 +102,7 @@ def _above_skyline(sky: np.ndarray, hole: np.ndarray) -> np.ndarray:
     cols = np.arange(w)
     if known.sum() < 2:
         return np.zeros_like(hole)
+    line = _down_to_edge(rgb, line)
     skyline = np.interp(cols, cols[known], line[known])
     # only where the hole meets the sky (or the top of the frame): under a roof it is not sky
     first = np.where(hole.any(axis=0), np.argmax(hole, axis=0), h)
