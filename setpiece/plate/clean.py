@@ -106,7 +106,7 @@ def _above_skyline(rgb: np.ndarray, sky: np.ndarray, hole: np.ndarray) -> np.nda
     skyline = np.interp(cols, cols[known], line[known])
     # only where the hole meets the sky (or the top of the frame): under a roof it is not sky
     first = np.where(hole.any(axis=0), np.argmax(hole, axis=0), h)
-    near = np.arange(1, 7)[:, None]
+    near = np.arange(1, 21)[:, None]  # the roof edge may sit a few pixels above the region
     above = np.clip(first[None, :] - near, 0, h - 1)
     meets_sky = (first == 0) | sky[above, cols[None, :]].any(axis=0)
     return hole & (rows <= skyline[None, :]) & meets_sky[None, :]
