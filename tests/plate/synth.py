@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from setpiece.camera import Camera, sun_direction
@@ -11,7 +13,14 @@ from setpiece.spec import BuildingSection
 from setpiece.world.building import make_building
 
 
-def render_photo(
+def render_photo(camera: Camera, floors: int = 5, footprint=(14.0, 10.0), bays=(4, 3), **kw) -> np.ndarray:
+    """(H, W, 3) uint8 sRGB photo of a concrete block under a blue sky (see _render); cached, as
+    several tests look at the same street."""
+    return _render(camera, floors, tuple(footprint), tuple(bays), **kw).copy()
+
+
+@functools.lru_cache(maxsize=16)
+def _render(
     camera: Camera,
     floors: int = 5,
     footprint=(14.0, 10.0),
