@@ -125,6 +125,13 @@ def match_camera(image: Photo | np.ndarray, hints: PlateSection | None = None) -
     """Recover camera, facade and scale from a photo; any hint given wins over what is measured."""
     hints = hints or PlateSection()
     rgb, scale = (image.pixels, image.scale) if isinstance(image, Photo) else (np.asarray(image), 1.0)
+    if rgb.ndim == 2:
+        rgb = np.repeat(rgb[..., None], 3, axis=2)  # a grey photo
+    if rgb.ndim != 3 or rgb.shape[2] not in (3, 4) or rgb.dtype != np.uint8:
+        raise ValueError(
+            f"match_camera wants an (H, W, 3) uint8 photo (load_photo gives one), got {rgb.shape} {rgb.dtype}"
+        )
+    rgb = rgb[..., :3]
     exif_focal = image.focal_35mm if isinstance(image, Photo) else None
     h, w = rgb.shape[:2]
     corners = None

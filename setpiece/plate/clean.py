@@ -17,12 +17,14 @@ import numpy as np
 
 INPAINT_SIDE = 192  # the coarse fill's longer side
 SKY_MIN_SHARE = 0.01  # sky must cover this share of the photo to be modelled
+WORK_PIXELS = 2_000_000  # larger photos are filled at this size
 
 
 def clean_plate(image: np.ndarray, facade, grow_px: int | None = None, seed: int = 0) -> np.ndarray:
     """The photo (H, W, 3) uint8 with the region ``facade`` removed: a bool mask (H, W) or a pixel
     polygon (N, 2). The region is grown by ``grow_px`` (default ~0.6% of the diagonal) to take
-    the edge's halo too; pixels outside the grown region are returned unchanged."""
+    the edge's halo too; pixels outside the grown region are returned unchanged. Photos above
+    ``WORK_PIXELS`` are filled at that size (the fill is soft anyway) and pasted back."""
     import cv2
 
     rgb = np.asarray(image)
@@ -30,9 +32,25 @@ def clean_plate(image: np.ndarray, facade, grow_px: int | None = None, seed: int
     mask = _as_mask(facade, h, w)
     grow = grow_px if grow_px is not None else max(2, round(0.006 * np.hypot(h, w)))
     if grow > 0:
-        mask = cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2)) > 0
+        mask = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 5) <= grow
     if not mask.any():
         return rgb.copy()
+    if h * w <= WORK_PIXELS:
+        filled = _fill(rgb, mask, seed)
+    else:
+        s = np.sqrt(WORK_PIXELS / (h * w))
+        size = (max(1, round(w * s)), max(1, round(h * s)))
+        small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        small_mask = cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+        filled = cv2.resize(_fill(small, small_mask, seed), (w, h), interpolation=cv2.INTER_CUBIC)
+    result = rgb.copy()
+    result[mask] = filled[mask]
+    return result
+
+
+def _fill(rgb: np.ndarray, mask: np.ndarray, seed: int) -> np.ndarray:
+    """The photo with the hole ``mask`` filled: sky above the skyline, inpainting below."""
+    h, w = mask.shape
     out = rgb.astype(np.float32)
     sky = sky_mask(rgb, mask)
     filled = mask.copy()
@@ -44,9 +62,7 @@ def clean_plate(image: np.ndarray, facade, grow_px: int | None = None, seed: int
         # the street and what stands behind come from beside and below, not from the new sky
         ground = _inpaint(rgb.astype(np.float32), mask | sky)
         out[filled] = ground[filled]
-    result = np.clip(out + 0.5, 0, 255).astype(np.uint8)
-    result[~mask] = rgb[~mask]
-    return result
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
 def _as_mask(facade, h: int, w: int) -> np.ndarray:
