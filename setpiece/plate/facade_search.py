@@ -20,6 +20,8 @@ from setpiece.plate.vanishing import orient_along_facade
 GRID_SIDE = 320  # evidence maps are computed at this longer side
 RECTIFIED_HEIGHT = 512
 MIN_PEAK_RATIO = 5.0  # storey peak power over the median power of the spectrum
+MIN_STOREY_PX = 18  # a storey shorter than this in the photo is texture, not a storey
+TEXTURE_SIGMA = 4.0  # rectified pixels: Gaussian damping of fine repeats (courses, tiles)
 
 
 @dataclass(frozen=True)
@@ -156,13 +158,16 @@ def storey_spectrum(rgb: np.ndarray, quad: np.ndarray, aspect: float) -> tuple[n
 
 
 def estimate_storeys(rgb: np.ndarray, quad: np.ndarray, aspect: float) -> int | None:
-    """Storeys as the dominant repeat of the facade's rows, or None when nothing repeats clearly."""
+    """Storeys as the dominant repeat of the facade's rows, or None when nothing repeats clearly.
+
+    A storey spans at least MIN_STOREY_PX of the photo (brick courses and tiles repeat faster),
+    and slow changes (a dark ground floor under a bright facade) are damped below 3 cycles."""
     freq, power = storey_spectrum(rgb, quad, aspect)
-    band = (freq >= 1.5) & (freq <= 60)
+    tall = max(np.hypot(*(quad[3] - quad[0])), np.hypot(*(quad[2] - quad[1])))
+    band = (freq >= 1.5) & (freq <= min(60.0, tall / MIN_STOREY_PX))
     if not band.any():
         return None
-    # times frequency: the step from a dark ground floor to a bright facade is no storey
-    power = power * freq
+    power = power * np.clip(freq / 3.0, 0.0, 1.0) * np.exp(-2 * (np.pi * TEXTURE_SIGMA * freq / RECTIFIED_HEIGHT) ** 2)
     peak = int(np.argmax(np.where(band, power, 0)))
     if power[peak] < MIN_PEAK_RATIO * np.median(power[band]):
         return None
