@@ -49,16 +49,6 @@ class Proxy:
                 out.append(name)
         return out
 
-    def corners(self) -> np.ndarray:
-        return np.array(
-            [
-                [sx * self.width / 2, sy * self.depth / 2, z]
-                for sx in (-1, 1)
-                for sy in (-1, 1)
-                for z in (0, self.height)
-            ]
-        )
-
 
 @dataclass(frozen=True)
 class Facade:
@@ -94,9 +84,13 @@ class Facade:
 
 
 def find_facade(image: Photo | np.ndarray, match: CameraMatch, hints: PlateSection | None = None) -> Facade:
-    """The facade the camera match was built on, its storeys and a proxy building (depth from
-    ``hints.depth`` or the match's default)."""
+    """The facade the camera match was built on (it is found with the camera, since the world
+    frame hangs on it), its storeys and a proxy building (depth from ``hints.depth``, else as
+    measured from the side wall, else a default)."""
     hints = hints or PlateSection()
+    rgb = image.pixels if isinstance(image, Photo) else np.asarray(image)
+    if rgb.shape[:2] != (match.height, match.width):
+        raise ValueError(f"photo is {rgb.shape[1]}x{rgb.shape[0]}, the camera match {match.width}x{match.height}")
     width, height = match.facade_size
     depth = hints.depth or match.depth
     if depth != match.depth:
