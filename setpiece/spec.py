@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from setpiece.errors import SpecError
+from setpiece.plate.section import PlateSection
 
 WORLD_LIMIT = 10_000.0  # metres: a camera further out than this sees nothing of the shot
 Coord = Annotated[float, Field(ge=-WORLD_LIMIT, le=WORLD_LIMIT)]
@@ -227,6 +228,7 @@ class ShotSpec(_Section):
     render: RenderSection = RenderSection()
     comp: CompSection = CompSection()
     output: OutputSection = OutputSection()
+    plate: PlateSection = PlateSection()
 
     @model_validator(mode="after")
     def _check_trigger_floors(self) -> ShotSpec:
@@ -323,11 +325,11 @@ def load_spec(path: str | Path) -> ShotSpec:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise SpecError(f"spec {path} is not valid TOML: {err}") from None
-    comp = data.get("comp")
-    for key in ("plate", "ocio_config"):  # plates and configs sit next to their spec
-        value = comp.get(key) if isinstance(comp, dict) else None
+    for section, key in (("comp", "plate"), ("comp", "ocio_config"), ("plate", "photo")):
+        table = data.get(section)  # photos, plates and configs sit next to their spec
+        value = table.get(key) if isinstance(table, dict) else None
         if isinstance(value, str) and value and "\0" not in value and not Path(value).is_absolute():
-            comp[key] = str(path.parent / value)
+            table[key] = str(path.parent / value)
     return spec_from_dict(data, str(path))
 
 

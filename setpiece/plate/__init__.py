@@ -8,12 +8,33 @@ removes the building. ``PlateSection`` holds what the user may say (corners,
 storeys, focal length, ...), and what the user says wins.
 """
 
-from setpiece.plate.camera_match import CameraMatch, match_camera
-from setpiece.plate.clean import clean_plate
-from setpiece.plate.facade import Facade, Proxy, find_facade
-from setpiece.plate.photo import Photo, PlateError, PlateWarning, load_photo
-from setpiece.plate.projection import Projection, projection
-from setpiece.plate.section import CORNERS_FORMAT, PlateSection
+import importlib
+
+# name -> module; loaded on first use, so `import setpiece.spec` (which needs only
+# PlateSection) does not pull in OpenCV and SciPy
+_WHERE = {
+    "CameraMatch": "camera_match",
+    "match_camera": "camera_match",
+    "clean_plate": "clean",
+    "Facade": "facade",
+    "Proxy": "facade",
+    "find_facade": "facade",
+    "Photo": "photo",
+    "PlateError": "photo",
+    "PlateWarning": "photo",
+    "load_photo": "photo",
+    "Projection": "projection",
+    "projection": "projection",
+    "CORNERS_FORMAT": "section",
+    "PlateSection": "section",
+}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"setpiece.plate.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'setpiece.plate' has no attribute {name!r}")
+
 
 __all__ = [
     "CORNERS_FORMAT",
