@@ -23,8 +23,8 @@ _WHERE = {
     "PlateError": "photo",
     "PlateWarning": "photo",
     "load_photo": "photo",
-    "Projection": "projection",
-    "projection": "projection",
+    "Projection": "mapping",
+    "projection": "mapping",
     "CORNERS_FORMAT": "section",
     "PlateSection": "section",
 }
