@@ -15,7 +15,7 @@ from setpiece.deliver import dust_vdb_file
 from setpiece.deliver.exr import read_cryptomatte
 from setpiece.deliver.names import member_names
 from setpiece.deliver.otio import BOARD_KEY, MP4_KEY, swap_in_take, take_clip
-from setpiece.deliver.usd import validate
+from setpiece.deliver.usd import member_path, validate
 from setpiece.errors import OutputError
 from setpiece.graph import run_stages, stage_rng
 from setpiece.spec import spec_from_dict
@@ -148,7 +148,7 @@ def test_usd_fragments_sit_under_their_members_with_the_render_colours(shot):
     scene = ShotScene(building, make_camera(shot_spec(), building), np.array([0.0, 0.0, 1.0]))
     rendered = fragment_meshes(scene, frags, stage_rng(shot_spec().shot.seed, "render"))
     for i in range(0, len(frags), 7):
-        prim = stage.GetPrimAtPath(f"/shot/building/{names[frags.element[i]]}/frag_{i:05d}")
+        prim = stage.GetPrimAtPath(f"{member_path(names[frags.element[i]])}/frag_{i:05d}")
         assert prim.IsA(UsdGeom.Mesh), i
         material, _ = UsdShade.MaterialBindingAPI(prim).ComputeBoundMaterial()
         shader = material.ComputeSurfaceSource()[0]
@@ -168,7 +168,7 @@ def test_usd_fragments_and_debris_move_as_simulated(shot):
     frags, sim, debris = artifacts["fracture"], artifacts["sim"], artifacts["debris"]
     names = member_names(artifacts["scene"])
     moved = int(np.argmax(np.linalg.norm(sim.translations[-1], axis=1)))
-    prim = stage.GetPrimAtPath(f"/shot/building/{names[frags.element[moved]]}/frag_{moved:05d}")
+    prim = stage.GetPrimAtPath(f"{member_path(names[frags.element[moved]])}/frag_{moved:05d}")
     centre = frags.vertices[moved].mean(axis=0)
     for frame in (0, FRAMES // 2, FRAMES - 1):
         at = UsdGeom.Xformable(prim).ComputeLocalToWorldTransform(frame + 1).ExtractTranslation()
@@ -183,7 +183,7 @@ def test_usd_fragments_and_debris_move_as_simulated(shot):
 
 
 def test_usd_dust_volume_points_at_each_frames_vdb(shot):
-    from pxr import UsdVol
+    from pxr import UsdGeom, UsdVol
 
     result, artifacts = shot
     stage = open_stage(result)
@@ -192,11 +192,12 @@ def test_usd_dust_volume_points_at_each_frames_vdb(shot):
     field = UsdVol.OpenVDBAsset(stage.GetPrimAtPath(volume.GetFieldPath("density")))
     assert field.GetFieldNameAttr().Get() == "density"
     for frame in range(FRAMES):
-        asset = field.GetFilePathAttr().Get(frame + 1)
-        if frame == NO_DUST_FRAME:
-            assert asset.path == ""
-        else:
+        shown = volume.ComputeVisibility(frame + 1) != UsdGeom.Tokens.invisible
+        assert shown == (frame != NO_DUST_FRAME), frame
+        if shown:
+            asset = field.GetFilePathAttr().Get(frame + 1)
             assert Path(asset.resolvedPath) == result.take_dir / f"dust/collapse.{frame + 1:04d}.vdb"
+    assert field.GetFilePathAttr().GetTimeSamples() == [t + 1 for t in range(FRAMES) if t != NO_DUST_FRAME]
     lo, hi = volume.GetExtentAttr().Get()
     assert tuple(lo) == pytest.approx(artifacts["dust"][0].bounds_min)
 

@@ -5,7 +5,7 @@
     usd/camera.usda      /shot/camera: the render camera (animated transform, lens,
                          apertures, clipping) and /Render/settings (resolution)
     usd/lights.usda      /shot/lights/sun (DistantLight) and /shot/lights/sky (DomeLight)
-    usd/building.usdc    /shot/building/floorNN/KIND_K/frag_NNNNN: every fragment under
+    usd/building.usdc    /shot/building/floorNN/floorNN_KIND_K/frag_NNNNN: each fragment under
                          its structural member, keyed translate/orient/visibility, one
                          UsdPreviewSurface per member in /shot/building/looks
     usd/debris.usdc      /shot/debris: the chunks as one PointInstancer
@@ -222,6 +222,14 @@ def _mesh(stage, path: str, points: np.ndarray, faces: np.ndarray, color):
     return mesh
 
 
+def member_path(name: str) -> str:
+    """USD path of a member: "floor02/column_3" -> /shot/building/floor02/floor02_column_3.
+    The storey repeats in the prim's own name so it stays unique where a tool (Blender)
+    flattens the hierarchy into one namespace of object names."""
+    floor = name.split("/", 1)[0]
+    return f"{ROOT}/building/{floor}/{name.replace('/', '_')}"
+
+
 def _building_layer(stage, job: DeliverJob):
     from pxr import UsdGeom
 
@@ -232,7 +240,7 @@ def _building_layer(stage, job: DeliverJob):
     stage.DefinePrim(f"{ROOT}/building/looks", "Scope")
     materials = {}
     for element in sorted(set(int(e) for e in frags.element)):
-        path = f"{ROOT}/building/{names[element]}"
+        path = member_path(names[element])
         for part in (path.rsplit("/", 1)[0], path):
             if not stage.GetPrimAtPath(part):
                 UsdGeom.Xform.Define(stage, part)
@@ -240,7 +248,7 @@ def _building_layer(stage, job: DeliverJob):
         materials[element] = _preview_material(stage, look, colors[element])
     for i, (v, f, element) in enumerate(zip(frags.vertices, frags.faces, frags.element)):
         centre = v.mean(axis=0)
-        path = f"{ROOT}/building/{names[element]}/frag_{i:05d}"
+        path = f"{member_path(names[element])}/frag_{i:05d}"
         mesh = _mesh(stage, path, v - centre, f, colors[element])
         _bind(mesh.GetPrim(), materials[int(element)])
         _animate(i, centre, sim, mesh.AddTranslateOp(), mesh.AddOrientOp(), mesh.CreateVisibilityAttr())
@@ -313,9 +321,10 @@ def _debris_layer(stage, job: DeliverJob):
 
 
 def _dust_layer(stage, job: DeliverJob):
-    """The dust as a Volume whose density field is the frame's VDB file, one time sample a
-    frame; frames the VDB writer left without a file get an empty path (no dust then)."""
-    from pxr import Gf, Sdf, UsdVol
+    """The dust as a Volume whose density field is the frame's VDB file, one time sample
+    per frame that has a file. Frames the VDB writer left without one (no dust yet)
+    make the volume invisible: a held sample would show another frame's dust."""
+    from pxr import Gf, UsdGeom, UsdVol
 
     dust = job.inputs.get("dust")
     files = [dust_vdb_file(job.name, frame) for frame in range(job.frames)]
@@ -325,9 +334,13 @@ def _dust_layer(stage, job: DeliverJob):
     volume = UsdVol.Volume.Define(stage, f"{ROOT}/dust")
     field = UsdVol.OpenVDBAsset.Define(stage, f"{ROOT}/dust/density")
     field.CreateFieldNameAttr("density")
-    path = field.CreateFilePathAttr()
+    path, visibility = field.CreateFilePathAttr(), volume.CreateVisibilityAttr()
     for frame, (file, there) in enumerate(zip(files, present)):
-        path.Set(Sdf.AssetPath(f"../{file}" if there else ""), float(frame + 1))
+        time = float(frame + 1)
+        if there:
+            path.Set(f"../{file}", time)  # relative to this layer, in usd/
+        if frame == 0 or there != present[frame - 1]:
+            visibility.Set(UsdGeom.Tokens.inherited if there else UsdGeom.Tokens.invisible, time)
     volume.CreateFieldRelationship("density", field.GetPath())
     first = dust[0]
     volume.CreateExtentAttr([Gf.Vec3f(*map(float, first.bounds_min)), Gf.Vec3f(*map(float, first.bounds_max))])
