@@ -222,8 +222,8 @@ def test_exr_declares_cryptomatte_per_spec(shot):
     assert manifest["floor00/pier_0"] == f"{crypto.id_bits('floor00/pier_0'):08x}"
     crypto_channels = [n for n in spec.channelnames if n.startswith("CryptoObject")]
     assert crypto_channels[:4] == ["CryptoObject00.R", "CryptoObject00.G", "CryptoObject00.B", "CryptoObject00.A"]
-    formats = dict(zip(spec.channelnames, spec.channelformats))
-    assert all(formats[n] == oiio.FLOAT for n in crypto_channels)  # IDs are float bit patterns
+    names = list(spec.channelnames)
+    assert all(spec.channelformat(names.index(n)) == oiio.FLOAT for n in crypto_channels)  # IDs are float bits
 
 
 def test_exr_matte_of_a_member_matches_the_id_pass(shot):

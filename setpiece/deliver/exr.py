@@ -40,7 +40,6 @@ EXR_CHANNELS = (
     "matte",
     "id",
 )
-FULL_FLOAT = {"Z", "id", "motion.X", "motion.Y"}  # exact values, not half floats
 
 # Rec.709 / sRGB primaries and D65 white (x, y): the scene-linear working space
 REC709_CHROMATICITIES = (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290)
@@ -137,7 +136,9 @@ def write_exr(
     """Multi-channel EXR, scene-linear: the CG layer as premultiplied RGBA, the
     composite as comp.RGB, AOVs: Z depth (m), N world normals, motion (pixels
     since the last frame), ground shadow, object matte, fragment id; then the
-    Cryptomatte ranks (32-bit: IDs are float bit patterns)."""
+    Cryptomatte ranks. Every channel is 32-bit float: Cryptomatte IDs must be (they
+    are float bit patterns), and OpenImageIO converts mixed half/float channels
+    pixel by pixel, which took longer than compressing the whole frame as float."""
     import OpenImageIO as oiio
 
     h, w = passes.alpha.shape
@@ -160,8 +161,6 @@ def write_exr(
     channels = np.dstack(layers)
     spec = oiio.ImageSpec(w, h, len(names), oiio.FLOAT)
     spec.channelnames = names
-    full = FULL_FLOAT | {n for n in names if n.startswith(crypto.LAYER)}
-    spec.channelformats = tuple(oiio.FLOAT if n in full else oiio.HALF for n in names)
     spec.attribute("compression", "zip")
     spec.attribute("oiio:ColorSpace", "lin_rec709_scene")
     spec.attribute("chromaticities", oiio.TypeDesc("float[8]"), REC709_CHROMATICITIES)

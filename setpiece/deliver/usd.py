@@ -251,29 +251,37 @@ def _building_layer(stage, job: DeliverJob):
         path = f"{member_path(names[element])}/frag_{i:05d}"
         mesh = _mesh(stage, path, v - centre, f, colors[element])
         _bind(mesh.GetPrim(), materials[int(element)])
-        _animate(i, centre, sim, mesh.AddTranslateOp(), mesh.AddOrientOp(), mesh.CreateVisibilityAttr())
+        _animate(i, centre, sim, mesh)
 
 
-def _animate(i, centre, sim, translate, orient, visibility) -> None:
-    """Key only where motion changes: ends of static spans keep interpolation exact."""
-    from pxr import Gf, UsdGeom
+def _animate(i, centre, sim, mesh) -> None:
+    """Key only where motion changes: ends of static spans keep interpolation exact.
+    Samples go straight into the layer in one change block (per-sample Usd Set calls
+    recompose after each and took most of the layer's time)."""
+    from pxr import Gf, Sdf, UsdGeom
 
     from setpiece.artifacts import quat_to_matrix
 
+    translate, orient = mesh.AddTranslateOp().GetAttr(), mesh.AddOrientOp().GetAttr()
+    visibility = mesh.CreateVisibilityAttr()
     q = sim.rotations[:, i].astype(float)
     t = sim.translations[:, i] + np.einsum("fij,j->fi", quat_to_matrix(q), centre)
     vis = sim.visible[:, i]
-    keys = np.c_[np.round(q, 6), np.round(t, 5), vis]
+    keys = np.c_[np.round(q, 6), np.round(t, 5)]
     change = np.any(keys[1:] != keys[:-1], axis=1)
     needed = np.zeros(sim.frames, bool)
     needed[[0, -1]] = True
     needed[1:] |= change
     needed[:-1] |= change
-    for frame in np.flatnonzero(needed):
-        time = float(frame + 1)
-        translate.Set(Gf.Vec3d(*map(float, t[frame])), time)
-        orient.Set(Gf.Quatf(float(q[frame, 3]), *map(float, q[frame, :3])), time)
-        visibility.Set(UsdGeom.Tokens.inherited if vis[frame] else UsdGeom.Tokens.invisible, time)
+    layer = mesh.GetPrim().GetStage().GetEditTarget().GetLayer()
+    with Sdf.ChangeBlock():
+        for frame in np.flatnonzero(needed):
+            time = float(frame + 1)
+            layer.SetTimeSample(translate.GetPath(), time, Gf.Vec3d(*map(float, t[frame])))
+            layer.SetTimeSample(orient.GetPath(), time, Gf.Quatf(float(q[frame, 3]), *map(float, q[frame, :3])))
+    # visibility is held, not interpolated: a key where it changes (and at the start)
+    for frame in np.flatnonzero(np.r_[True, vis[1:] != vis[:-1]]):
+        visibility.Set(UsdGeom.Tokens.inherited if vis[frame] else UsdGeom.Tokens.invisible, float(frame + 1))
 
 
 # --------------------------------------------------------------------------- debris
