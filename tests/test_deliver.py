@@ -14,7 +14,7 @@ from setpiece.deliver import cryptomatte as crypto
 from setpiece.deliver import dust_vdb_file
 from setpiece.deliver.exr import read_cryptomatte
 from setpiece.deliver.names import member_names
-from setpiece.deliver.otio import BOARD_KEY, MP4_KEY, swap_in_take, take_clip
+from setpiece.deliver.otio import BOARD_KEY, MP4_KEY, PNG_KEY, swap_in_take, take_clip
 from setpiece.deliver.usd import member_path, validate
 from setpiece.errors import OutputError
 from setpiece.graph import run_stages, stage_rng
@@ -321,6 +321,8 @@ def test_take_otio_references_the_exr_sequence_and_the_movie(shot):
     assert clip.source_range.duration.value == FRAMES and clip.source_range.duration.rate == 24
     movie = clip.media_references()[MP4_KEY]
     assert (result.take_dir / movie.target_url).is_file()
+    png = clip.media_references()[PNG_KEY]
+    assert (result.take_dir / png.target_url_for_image_number(FRAMES - 1)).is_file()
     meta = clip.metadata["setpiece"]
     assert spec_from_dict(dict(meta["spec"])) == shot_spec()
     assert meta["report"] is None  # no report.json in this take
@@ -366,3 +368,17 @@ def _animatic(boards):
 def test_take_clip_needs_a_take_folder(tmp_path):
     with pytest.raises(OutputError, match="should hold one NAME.otio"):
         take_clip(tmp_path)
+
+
+def test_an_editorial_clip_without_frames_to_cut_stops_before_rendering(shot, monkeypatch):
+    result, _ = shot
+
+    def no_render(*args, **kwargs):
+        raise AssertionError("the bad [output] should stop the run before any frame renders")
+
+    monkeypatch.setattr("setpiece.render.preview.PreviewBackend.render", no_render)
+    frameless = {"png": False, "exr": False, "mp4": False, "usd": False, "otio": True}
+    with pytest.raises(OutputError, match="output.otio needs frames to cut"):
+        pipeline.run_shot(
+            tiny(shot={"frames": FRAMES}, trigger={"time": 0.1}, output=frameless), result.take_dir.parent
+        )

@@ -37,6 +37,9 @@ class DeliverJob:
 
 
 class Writer(Protocol):
+    """One delivery format. A class attribute `late = True` has it closed after the
+    others, for formats that refer to the others' files (USD, OTIO)."""
+
     def add(self, frame: int, passes, comp) -> None: ...
 
     def close(self, ok: bool) -> dict[str, str]: ...

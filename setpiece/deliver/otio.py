@@ -1,10 +1,11 @@
 """Editorial: each take as an OpenTimelineIO clip, and rendered takes cut into the animatic.
 
 NAME.otio holds a timeline with one clip whose media is the EXR sequence (an
-ImageSequenceReference, the default) and the MP4 (an ExternalReference under
-the key "mp4"); both cover frames 1..N of the take, so switching between them
-keeps the cut. The clip's metadata["setpiece"] carries the take's whole spec and
-its report.json when one is there. Media paths are relative to the .otio file.
+ImageSequenceReference, the default), the PNG sequence (key "png") and the MP4
+(an ExternalReference, key "mp4"), whichever the take has; all cover frames
+1..N of the take, so switching between them keeps the cut. The clip's
+metadata["setpiece"] carries the take's whole spec and its report.json when one
+is there. Media paths are relative to the .otio file.
 
 `take_clip` reads a take back as a clip whose paths are relative to another
 folder, and `swap_in_take` puts it in place of a storyboard clip of the previz
@@ -23,6 +24,7 @@ from setpiece.errors import OutputError
 
 EXR_KEY = "DEFAULT_MEDIA"  # OTIO's name for the default media reference
 MP4_KEY = "mp4"
+PNG_KEY = "png"
 BOARD_KEY = "board"
 
 
@@ -32,6 +34,9 @@ class EditorialClip:
     late = True  # refers to the frame writers' files
 
     def __init__(self, job: DeliverJob):
+        out = job.spec.output
+        if not (out.exr or out.png or out.mp4):
+            raise OutputError("output.otio needs frames to cut: turn on output.exr, output.png or output.mp4")
         self.job = job
 
     def add(self, frame: int, passes, comp) -> None:
@@ -48,30 +53,31 @@ class EditorialClip:
 
 
 def make_clip(take: Path, name: str, frames: int, fps: float, spec: dict | None):
-    """The take's clip: EXR sequence (default) and MP4 references, spec and report as metadata."""
+    """The take's clip: the EXR sequence (default), the PNG sequence and the MP4, each where
+    the take has it, with the spec and report as metadata."""
     import opentimelineio as otio
 
     available = otio.opentime.TimeRange(otio.opentime.RationalTime(1, fps), otio.opentime.RationalTime(frames, fps))
     references = {}
-    if (take / "exr").is_dir():
-        references[EXR_KEY] = otio.schema.ImageSequenceReference(
-            target_url_base="exr/",
-            name_prefix=f"{name}.",
-            name_suffix=".exr",
-            start_frame=1,
-            frame_step=1,
-            rate=fps,
-            frame_zero_padding=4,
-            available_range=available,
-        )
+    for key, ext in ((EXR_KEY, "exr"), (PNG_KEY, "png")):
+        if (take / ext).is_dir():
+            references[key] = otio.schema.ImageSequenceReference(
+                target_url_base=f"{ext}/",
+                name_prefix=f"{name}.",
+                name_suffix=f".{ext}",
+                start_frame=1,
+                frame_step=1,
+                rate=fps,
+                frame_zero_padding=4,
+                available_range=available,
+            )
     if (take / f"{name}.mp4").is_file():
         references[MP4_KEY] = otio.schema.ExternalReference(target_url=f"{name}.mp4", available_range=available)
     if not references:
-        raise OutputError(
-            f"take {take} has neither exr/ frames nor {name}.mp4 to cut; turn on output.exr or output.mp4"
-        )
+        raise OutputError(f"take {take} has no frames to cut; turn on output.exr, output.png or output.mp4")
     clip = otio.schema.Clip(name=name, source_range=available)
-    clip.set_media_references(references, EXR_KEY if EXR_KEY in references else MP4_KEY)
+    active = next(k for k in (EXR_KEY, MP4_KEY, PNG_KEY) if k in references)
+    clip.set_media_references(references, active)
     clip.metadata["setpiece"] = {"spec": spec, "report": read_report(take)}
     return clip
 

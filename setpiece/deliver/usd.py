@@ -9,8 +9,9 @@
                          its structural member, keyed translate/orient/visibility, one
                          UsdPreviewSurface per member in /shot/building/looks
     usd/debris.usdc      /shot/debris: the chunks as one PointInstancer
-    usd/dust.usda        /shot/dust: a Volume whose OpenVDBAsset field holds one time
-                         sample per frame of the per-frame VDB files (dust/NAME.NNNN.vdb)
+    usd/dust.usda        /shot/dust: a Volume whose OpenVDBAsset field holds a time sample
+                         per frame that has a VDB file (dust/NAME.NNNN.vdb), written by
+                         the VDB writer with its grid transform in world metres
     usd/env.usdc         /shot/env: what surrounds the building (today the ground;
                          street and neighbours go here too)
 
@@ -23,7 +24,6 @@ the irradiance it gives a surface facing it), not photometric units.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -60,7 +60,8 @@ class UsdShot:
 
 
 def write_shot(job: DeliverJob) -> Path:
-    """Every element layer that has content, then the root that composes them."""
+    """Every element layer that has content (a fill returns False when its element is
+    absent: no debris, no dust files), then the root that composes them."""
     folder = job.work / LAYER_DIR
     folder.mkdir(exist_ok=True)
     layers: list[tuple[str, Callable]] = [
@@ -386,16 +387,3 @@ def validate(path: str | Path) -> list[str]:
         name = validator.GetMetadata().name if validator else "usd"
         lines.append(f"{name}: {error.GetMessage()}")
     return lines
-
-
-def frame_time(frame: int) -> float:
-    """USD time code of a frame index (0-based): frames are numbered from 1, as the files."""
-    return float(frame + 1)
-
-
-def horizontal_fov(camera_prim) -> float:
-    """Horizontal field of view (degrees) of a UsdGeom.Camera."""
-    from pxr import UsdGeom
-
-    cam = UsdGeom.Camera(camera_prim)
-    return math.degrees(2 * math.atan(cam.GetHorizontalApertureAttr().Get() / (2 * cam.GetFocalLengthAttr().Get())))
