@@ -190,3 +190,48 @@ def test_blender_render_of_frame_60_lines_up_with_ours(take):
     iou = (building & alpha).sum() / (building | alpha).sum()
     print(f"building silhouette IoU, Blender vs setpiece, frame {FRAME}: {iou:.3f}")
     assert iou >= 0.9
+
+
+MATTE_SCRIPT = """
+import sys
+import bpy
+
+exr, names, out, width, height = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+bpy.ops.wm.read_factory_settings(use_empty=True)
+scene = bpy.context.scene
+scene.use_nodes = True
+tree = scene.node_tree
+for node in list(tree.nodes):  # no Render Layers: the compositor alone renders, no camera needed
+    tree.nodes.remove(node)
+matte = tree.nodes.new("CompositorNodeCryptomatteV2")
+matte.source = "IMAGE"
+matte.image = bpy.data.images.load(exr)
+matte.layer_name = "CryptoObject"
+matte.matte_id = names
+composite = tree.nodes.new("CompositorNodeComposite")
+tree.links.new(matte.outputs["Matte"], composite.inputs["Image"])
+scene.render.resolution_x, scene.render.resolution_y = width, height
+scene.render.resolution_percentage = 100
+scene.render.image_settings.file_format = "OPEN_EXR"
+scene.render.filepath = out
+bpy.ops.render.render(write_still=True)
+"""
+
+
+def test_blenders_cryptomatte_node_pulls_our_member_matte(take, tmp_path):
+    from setpiece.deliver import cryptomatte as crypto
+    from setpiece.deliver.exr import read_cryptomatte
+
+    result, _, _ = take
+    exr = result.take_dir / "exr" / f"collapse.{FRAME:04d}.exr"
+    channels, manifest = read_cryptomatte(exr)
+    members = [n for n in manifest if n.startswith("floor")]
+    member = max(members, key=lambda n: crypto.decode(channels, n).sum())
+    script, out = tmp_path / "matte.py", tmp_path / "matte.exr"
+    script.write_text(MATTE_SCRIPT)
+    done = _run([bpy_python(), script, exr, f"{member}, ground", out, *SIZE], timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    theirs = oiio.ImageBuf(str(out)).get_pixels(oiio.FLOAT)[..., 0]
+    ours = crypto.decode(channels, member) + crypto.decode(channels, "ground")
+    assert ours.sum() > 50
+    assert np.abs(theirs - ours).max() < 1e-5
