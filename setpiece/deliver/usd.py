@@ -232,7 +232,10 @@ def member_path(name: str) -> str:
 
 
 def _building_layer(stage, job: DeliverJob):
-    from pxr import UsdGeom
+    """Members as Xforms with their materials (Usd API: a few hundred prims), then the
+    fragments written straight into the layer in one change block: through the Usd API
+    every prim, op and time sample recomposes the stage, which took most of the time."""
+    from pxr import Sdf, UsdGeom
 
     building, frags, sim = job.inputs["scene"], job.inputs["fracture"], job.inputs["sim"]
     names = member_names(building)
@@ -246,25 +249,60 @@ def _building_layer(stage, job: DeliverJob):
             if not stage.GetPrimAtPath(part):
                 UsdGeom.Xform.Define(stage, part)
         look = f"{ROOT}/building/looks/{names[element].replace('/', '_')}"
-        materials[element] = _preview_material(stage, look, colors[element])
-    for i, (v, f, element) in enumerate(zip(frags.vertices, frags.faces, frags.element)):
-        centre = v.mean(axis=0)
-        path = f"{member_path(names[element])}/frag_{i:05d}"
-        mesh = _mesh(stage, path, v - centre, f, colors[element])
-        _bind(mesh.GetPrim(), materials[int(element)])
-        _animate(i, centre, sim, mesh)
+        materials[element] = _preview_material(stage, look, colors[element]).GetPath()
+    layer = stage.GetRootLayer()
+    with Sdf.ChangeBlock():
+        for i, (v, f, element) in enumerate(zip(frags.vertices, frags.faces, frags.element)):
+            centre = v.mean(axis=0)
+            prim = _mesh_spec(layer, f"{member_path(names[element])}/frag_{i:05d}", v - centre, f, colors[element])
+            _bind_spec(prim, materials[int(element)])
+            _animate(prim, i, centre, sim)
 
 
-def _animate(i, centre, sim, mesh) -> None:
-    """Key only where motion changes: ends of static spans keep interpolation exact.
-    Samples go straight into the layer in one change block (per-sample Usd Set calls
-    recompose after each and took most of the layer's time)."""
-    from pxr import Gf, Sdf, UsdGeom
+def _mesh_spec(layer, path: str, points: np.ndarray, faces: np.ndarray, color):
+    """A triangle Mesh authored as specs, as UsdGeom.Mesh would author it."""
+    from pxr import Gf, Sdf, Vt
+
+    names = Sdf.ValueTypeNames
+    prim = Sdf.CreatePrimInLayer(layer, path)
+    prim.specifier, prim.typeName = Sdf.SpecifierDef, "Mesh"
+    points = points.astype(np.float32)
+    values = [
+        ("points", names.Point3fArray, Vt.Vec3fArray.FromNumpy(points), False),
+        ("faceVertexCounts", names.IntArray, Vt.IntArray.FromNumpy(np.full(len(faces), 3, np.int32)), False),
+        ("faceVertexIndices", names.IntArray, Vt.IntArray.FromNumpy(faces.reshape(-1).astype(np.int32)), False),
+        ("subdivisionScheme", names.Token, "none", True),
+        ("extent", names.Float3Array, Vt.Vec3fArray.FromNumpy(np.stack([points.min(0), points.max(0)])), False),
+        ("primvars:displayColor", names.Color3fArray, Vt.Vec3fArray([Gf.Vec3f(*map(float, color))]), False),
+    ]
+    for name, kind, value, uniform in values:
+        variability = Sdf.VariabilityUniform if uniform else Sdf.VariabilityVarying
+        Sdf.AttributeSpec(prim, name, kind, variability).default = value
+    return prim
+
+
+def _bind_spec(prim, material_path) -> None:
+    """What UsdShade.MaterialBindingAPI.Bind authors: the applied schema and the relationship."""
+    from pxr import Sdf
+
+    prim.SetInfo("apiSchemas", Sdf.TokenListOp.Create(prependedItems=["MaterialBindingAPI"]))
+    binding = Sdf.RelationshipSpec(prim, "material:binding", custom=False)
+    binding.targetPathList.explicitItems = [material_path]
+
+
+def _animate(prim, i, centre, sim) -> None:
+    """translate/orient keyed only where motion changes (ends of static spans keep
+    interpolation exact); visibility, held not interpolated, where it changes."""
+    from pxr import Gf, Sdf
 
     from setpiece.artifacts import quat_to_matrix
 
-    translate, orient = mesh.AddTranslateOp().GetAttr(), mesh.AddOrientOp().GetAttr()
-    visibility = mesh.CreateVisibilityAttr()
+    names = Sdf.ValueTypeNames
+    translate = Sdf.AttributeSpec(prim, "xformOp:translate", names.Double3)
+    orient = Sdf.AttributeSpec(prim, "xformOp:orient", names.Quatf)
+    order = Sdf.AttributeSpec(prim, "xformOpOrder", names.TokenArray, Sdf.VariabilityUniform)
+    order.default = ["xformOp:translate", "xformOp:orient"]
+    visibility = Sdf.AttributeSpec(prim, "visibility", names.Token)
     q = sim.rotations[:, i].astype(float)
     t = sim.translations[:, i] + np.einsum("fij,j->fi", quat_to_matrix(q), centre)
     vis = sim.visible[:, i]
@@ -274,15 +312,13 @@ def _animate(i, centre, sim, mesh) -> None:
     needed[[0, -1]] = True
     needed[1:] |= change
     needed[:-1] |= change
-    layer = mesh.GetPrim().GetStage().GetEditTarget().GetLayer()
-    with Sdf.ChangeBlock():
-        for frame in np.flatnonzero(needed):
-            time = float(frame + 1)
-            layer.SetTimeSample(translate.GetPath(), time, Gf.Vec3d(*map(float, t[frame])))
-            layer.SetTimeSample(orient.GetPath(), time, Gf.Quatf(float(q[frame, 3]), *map(float, q[frame, :3])))
-    # visibility is held, not interpolated: a key where it changes (and at the start)
-    for frame in np.flatnonzero(np.r_[True, vis[1:] != vis[:-1]]):
-        visibility.Set(UsdGeom.Tokens.inherited if vis[frame] else UsdGeom.Tokens.invisible, float(frame + 1))
+    frames = np.flatnonzero(needed)
+    layer, translate, orient = prim.layer, translate.path, orient.path
+    for time, v, r in zip((frames + 1.0).tolist(), t[frames].tolist(), q[frames].tolist()):
+        layer.SetTimeSample(translate, time, Gf.Vec3d(*v))
+        layer.SetTimeSample(orient, time, Gf.Quatf(r[3], r[0], r[1], r[2]))
+    for frame in np.flatnonzero(np.r_[True, vis[1:] != vis[:-1]]).tolist():
+        layer.SetTimeSample(visibility.path, frame + 1.0, "inherited" if vis[frame] else "invisible")
 
 
 # --------------------------------------------------------------------------- debris
