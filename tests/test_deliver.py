@@ -382,3 +382,37 @@ def test_an_editorial_clip_without_frames_to_cut_stops_before_rendering(shot, mo
         pipeline.run_shot(
             tiny(shot={"frames": FRAMES}, trigger={"time": 0.1}, output=frameless), result.take_dir.parent
         )
+
+
+def test_cryptomatte_dust_covers_what_lies_beneath():
+    from types import SimpleNamespace
+
+    from setpiece.artifacts import Passes
+    from setpiece.deliver.exr import IdTable, dust_alpha
+
+    h, w = 2, 3
+    part = np.array([[0, 0, -2], [1, -1, -2]], np.int32)
+    matte = np.array([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    alpha = np.array([[1.0, 1.0, 1.0], [1.0, 0.0, 1.0]])
+    zeros = np.zeros((h, w))
+    passes = Passes(np.zeros((h, w, 3)), alpha, zeros, np.zeros((h, w, 3)), part, np.zeros((h, w, 2)), zeros, matte)
+    dust = np.zeros((h, w, 4))
+    dust[..., 3] = [[0.0, 0.25, 0.5], [0.0, 1.0, 0.0]]
+    channels = IdTable(["floor00/slab_0", "debris"]).channels(passes, dust_alpha(SimpleNamespace(dust=dust)))
+    assert crypto.decode(channels, "dust") == pytest.approx(dust[..., 3])
+    assert crypto.decode(channels, "floor00/slab_0") == pytest.approx(np.array([[1.0, 0.75, 0.0], [0.0, 0.0, 0.0]]))
+    assert crypto.decode(channels, "ground") == pytest.approx(np.array([[0.0, 0.0, 0.5], [0.0, 0.0, 1.0]]))
+    assert crypto.decode(channels, "debris") == pytest.approx(np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]))
+    assert channels[..., 1::2].sum(axis=-1) == pytest.approx(alpha * (1 - dust[..., 3]) + dust[..., 3])
+
+
+def test_cryptomatte_edge_pixel_whose_sample_missed_takes_its_neighbours_member():
+    from setpiece.artifacts import Passes
+    from setpiece.deliver.exr import IdTable
+
+    part = np.array([[0, -1, -1]], np.int32)  # the middle pixel's sample missed the member
+    matte = np.array([[1.0, 0.4, 0.0]])
+    zeros = np.zeros((1, 3))
+    passes = Passes(np.zeros((1, 3, 3)), matte, zeros, np.zeros((1, 3, 3)), part, np.zeros((1, 3, 2)), zeros, matte)
+    channels = IdTable(["floor01/pier_2"]).channels(passes)
+    assert crypto.decode(channels, "floor01/pier_2") == pytest.approx(np.array([[1.0, 0.4, 0.0]]))
