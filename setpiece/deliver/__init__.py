@@ -103,7 +103,15 @@ def open_writers(ctx) -> list[Writer]:
     )
     classes = [writer_class(name) for name in enabled_writers(spec.output.model_dump())]
     classes.sort(key=lambda cls: bool(getattr(cls, "late", False)))  # stable: registry order otherwise
-    return [cls(job) for cls in classes]
+    writers: list[Writer] = []
+    try:
+        for cls in classes:
+            writers.append(cls(job))
+    except BaseException:
+        for writer in writers:  # a later writer refused the job: release the earlier ones
+            writer.close(ok=False)
+        raise
+    return writers
 
 
 class _Sequence:
