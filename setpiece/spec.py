@@ -213,6 +213,7 @@ class OutputSection(_Section):
     mp4: bool = True
     usd: bool = True
     vdb: bool = True
+    otio: bool = Field(True, description="NAME.otio: the take as an editorial clip")
 
 
 class ShotSpec(_Section):
