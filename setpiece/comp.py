@@ -25,6 +25,7 @@ BLUR_TAPS = 8
 class CompResult:
     linear: np.ndarray  # (H, W, 3) scene-linear composite
     display8: np.ndarray  # (H, W, 3) uint8 display-encoded, with grain
+    dust: np.ndarray | None = None  # (H, W, 4) the premultiplied dust layer comped over it, if any
 
 
 def comp_frame(
@@ -49,7 +50,7 @@ def comp_frame(
     display = to_display(linear, c.exposure, c.ocio_config, c.display, c.view)
     if c.grain > 0:
         display = film_grain(display, c.grain, rng)
-    return CompResult(linear.astype(np.float32), quantise8(display))
+    return CompResult(linear.astype(np.float32), quantise8(display), dust)
 
 
 def sky_background(passes: Passes, sky_color, intensity: float) -> np.ndarray:
