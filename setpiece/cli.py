@@ -26,7 +26,7 @@ def render(
     output: Path = typer.Option(None, "-o", "--output", help="shot folder; takes go in take_NNN inside"),
     backend: str = typer.Option(None, "--backend", help="override render.backend: preview or final"),
     frames: int = typer.Option(None, "--frames", help="override shot.frames"),
-    plate: Path = typer.Option(None, "--plate", help="photo to comp over; the ground becomes a shadow catcher"),
+    plate: Path = typer.Option(None, "--plate", help="street photo: the building in it collapses (sets plate.photo)"),
     workers: int = typer.Option(0, "--workers", min=0, max=256, help="render frames on N local Dask workers"),
     scheduler: str = typer.Option(
         None, "--scheduler", help="render frames on an existing Dask cluster, e.g. tcp://HOST:8786"
@@ -45,7 +45,7 @@ def render(
         if frames:
             overrides["shot"]["frames"] = frames
         if plate:
-            overrides["comp"]["plate"] = str(plate.resolve())
+            overrides["plate"]["photo"] = str(plate.resolve())
         shot = spec_from_dict(overrides, f"{spec} (with command-line overrides)")
         out = output or Path("shots") / shot.shot.name
         with _progress() as bars:
