@@ -14,7 +14,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from setpiece import tomlio
 from setpiece.errors import SpecError
+from setpiece.vocab import MATERIALS as MATERIALS  # re-exported: world/building.py reads it from here
 
 Vec3 = tuple[float, float, float]
 
@@ -28,14 +30,6 @@ class ShotSection(_Section):
     frames: int = Field(120, ge=1, le=2400, description="shot length in frames")
     fps: float = Field(24.0, gt=0, le=120)
     seed: int = Field(7, ge=0, description="one seed drives fracture, sim and fx")
-
-
-MATERIALS = {
-    # density kg/m3, glue strength (N per m2 of contact), base colour (linear RGB)
-    "concrete": (2400.0, 2.0e5, (0.42, 0.40, 0.37)),
-    "brick": (1900.0, 1.2e5, (0.45, 0.22, 0.14)),
-    "sandstone": (2200.0, 1.5e5, (0.62, 0.52, 0.38)),
-}
 
 
 class BuildingSection(_Section):
@@ -201,22 +195,5 @@ def load_spec(path: str | Path) -> ShotSpec:
 
 
 def dump_spec(spec: ShotSpec) -> str:
-    """The spec as TOML text (inverse of load_spec)."""
-    out: list[str] = []
-    for section, values in spec.model_dump(mode="json").items():
-        out.append(f"[{section}]")
-        for key, value in values.items():
-            if value is not None:
-                out.append(f"{key} = {_toml_value(value)}")
-        out.append("")
-    return "\n".join(out)
-
-
-def _toml_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    """The spec as TOML text (inverse of load_spec); unset (None) fields are left out."""
+    return tomlio.dumps(spec.model_dump(mode="json"))

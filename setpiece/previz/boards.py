@@ -45,9 +45,10 @@ from scipy.spatial import ConvexHull
 
 from setpiece.camera import Camera, sun_direction
 from setpiece.geometry import Mesh, box_mesh
-from setpiece.previz.animatic import _fit, _font
 from setpiece.previz.breakdown import SceneBreakdown
 from setpiece.previz.shotlist import Shot
+from setpiece.previz.text import fit_text as _fit
+from setpiece.previz.text import load_font as _font
 from setpiece.render.passes import Passes
 from setpiece.spec import BuildingSection
 from setpiece.world.building import make_building
