@@ -41,6 +41,7 @@ Modules: ``shapes`` (primitive meshes), ``mannequins``, ``props``, ``sets``
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from PIL import Image
@@ -94,7 +95,9 @@ class StoryboardRenderer:
         shots: list[Shot] = (),
         label: bool = True,
         batch_triangles: int = BATCH_TRIANGLES,
+        progress: Callable[[str, int, int], None] | None = None,
     ):
+        """``progress("blocking", done, total)`` hears about each scene blocked."""
         self.label = label
         self.batch_triangles = batch_triangles
         self._shots = {}
@@ -106,14 +109,16 @@ class StoryboardRenderer:
         self._batch_of: dict[str, int] = {}
         self._active: tuple[int, object, dict[str, int]] | None = None
         if scenes:
-            self._plan(scenes)
+            self._plan(scenes, progress)
 
     # ------------------------------------------------------------------ blocking
 
-    def _plan(self, scenes: list[SceneBreakdown]) -> None:
+    def _plan(self, scenes: list[SceneBreakdown], progress=None) -> None:
         batch, tris = [], 0
-        for scene in scenes:
+        for k, scene in enumerate(scenes, start=1):
             blk = self._block(scene, self._shots.get(scene.number, []))
+            if progress:
+                progress("blocking", k, len(scenes))
             if batch and tris + blk.triangles > self.batch_triangles:
                 self._batches.append(batch)
                 batch, tris = [], 0
