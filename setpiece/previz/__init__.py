@@ -6,7 +6,9 @@ is given; a contact sheet (HTML and PDF) lists every board with its action.
 
 ``run_previz`` writes one take folder per run (``out_dir/v001``, ``v002``, ...),
 built in a hidden temporary folder and renamed into place when complete, so an
-earlier take is never overwritten and a failed run leaves nothing half-written.
+earlier take is never overwritten and a failed, interrupted (Ctrl-C) or terminated
+(SIGTERM) run leaves nothing half-written. A run draws at most ``MAX_SHOTS`` boards;
+a longer script is refused up front with a ``scenes`` range that fits.
 """
 
 from __future__ import annotations
