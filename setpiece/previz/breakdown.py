@@ -22,9 +22,9 @@ from setpiece.previz.fountain import (
     Element,
     Lyric,
     Parenthetical,
-    Scene,
     SceneHeading,
     Screenplay,
+    ScriptScene,
     Transition,
 )
 from setpiece.vocab import VFX_CATEGORIES
@@ -333,7 +333,7 @@ def break_down(play: Screenplay) -> list[SceneBreakdown]:
     return out
 
 
-def _scene_breakdown(index: int, scene: Scene, known: set[str], previous_light: str) -> SceneBreakdown:
+def _scene_breakdown(index: int, scene: ScriptScene, known: set[str], previous_light: str) -> SceneBreakdown:
     heading = scene.heading.text if scene.heading else "(no scene heading)"
     int_ext, location, time = parse_heading(heading) if scene.heading else ("", "", "")
     actions = [el for el in scene.elements if isinstance(el, Action)]
@@ -471,7 +471,7 @@ def _segments(words: list[str]) -> list[list[str]]:
     return [seg for seg in out if seg]
 
 
-def _introduced_names(scene: Scene) -> list[str]:
+def _introduced_names(scene: ScriptScene) -> list[str]:
     """Characters introduced in CAPS with an age: 'MAYA (30s) runs in'."""
     names = []
     for el in scene.elements:

@@ -128,7 +128,7 @@ class PageBreak(Element):
 
 
 @dataclass
-class Scene:
+class ScriptScene:
     """A scene heading and the elements up to the next heading."""
 
     heading: SceneHeading | None  # None: script without any heading
@@ -157,18 +157,18 @@ class Screenplay:
                 return value
         return ""
 
-    def scenes(self) -> list[Scene]:
+    def scenes(self) -> list[ScriptScene]:
         """Scenes in order; numbered by their #N# tag or their position.
 
         A script with content but no heading yields one scene with heading None."""
-        scenes: list[Scene] = []
+        scenes: list[ScriptScene] = []
         for el in self.elements:
             if isinstance(el, SceneHeading):
-                scenes.append(Scene(el, el.number or str(len(scenes) + 1), []))
+                scenes.append(ScriptScene(el, el.number or str(len(scenes) + 1), []))
             elif scenes:
                 scenes[-1].elements.append(el)
         if not scenes and any(isinstance(e, (Action, Dialogue)) for e in self.elements):
-            scenes.append(Scene(None, "1", list(self.elements)))
+            scenes.append(ScriptScene(None, "1", list(self.elements)))
         return scenes
 
 
