@@ -226,3 +226,47 @@ run_previz({str(example)!r}, {str(out)!r}, board, board_size=(32, 18))
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=120)
     assert done.returncode == 128 + 15, done.stderr.decode()[-500:]
     assert list(out.iterdir()) == []  # the hidden .partial-* folder went with it
+
+
+SHOTLIST_TOKENS = st.sampled_from(
+    [
+        "number,scene,kind,size,lens_mm,move,duration_s\n",
+        "1A,1,master,WS,28,static,3\n",
+        "[[shot]]\n",
+        'number = "1A"\n',
+        'scene = "1"\n',
+        'kind = "vfx"\n',
+        "lens_mm = 1e999\n",
+        "duration_s = nan\n",
+        "line = -3\n",
+        "characters = [1, 2]\n",
+        "characters = 7\n",
+        ",",
+        '"',
+        "\n",
+        "nan",
+        "inf",
+        "-1",
+        "é",
+        "\x00",
+        "=",
+        "[",
+        "]",
+    ]
+)
+
+
+@FAST
+@given(st.lists(SHOTLIST_TOKENS, max_size=40).map("".join), st.sampled_from([".csv", ".toml"]))
+def test_edited_shot_lists_give_shots_or_one_error(tmp_path_factory, text, suffix):
+    from setpiece.previz.shotlist import ShotListError, read_shotlist
+
+    path = tmp_path_factory.mktemp("l") / f"shots{suffix}"
+    path.write_text(text, encoding="utf-8")
+    try:
+        shots = read_shotlist(path)
+    except ShotListError as err:
+        assert "\n" not in str(err)
+    else:
+        for shot in shots:
+            assert shot.duration_s > 0 and 8 <= shot.lens_mm <= 300
