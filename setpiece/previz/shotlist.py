@@ -256,8 +256,7 @@ def _vfx_shots(scene: SceneBreakdown) -> list[_Plan]:
         size, angle, lens, move, seconds = setup.size, setup.angle, setup.lens_mm, setup.move, setup.seconds
         if scene.int_ext == "INT" and size == "EWS":
             size = "WS"
-        also = [b.category for b in beats[1:]]
-        text = lead.text + (f" [also: {', '.join(also)}]" if also else "")
+        text = lead.text + also_note([b.category for b in beats[1:]])
         plans.append(
             _Plan(
                 _shot(
@@ -275,6 +274,20 @@ def _vfx_shots(scene: SceneBreakdown) -> list[_Plan]:
             )
         )
     return plans
+
+
+_ALSO = re.compile(r"\[also: ([^\]]*)\]")
+
+
+def also_note(categories: list[str]) -> str:
+    """The note a VFX shot's description carries about its other categories."""
+    return f" [also: {', '.join(categories)}]" if categories else ""
+
+
+def also_categories(description: str) -> list[str]:
+    """The categories an ``also_note`` in a (possibly edited) description names."""
+    m = _ALSO.search(description)
+    return [c.strip().lower() for c in m.group(1).split(",") if c.strip()] if m else []
 
 
 def _share_time(plans: list[_Plan], screen_time_s: float) -> None:

@@ -17,10 +17,8 @@ from setpiece.previz.boards.props import PROP_COLORS, PropPlace, prop_mesh
 from setpiece.previz.boards.sets import Hero, build_park, build_room, build_street
 from setpiece.previz.boards.shapes import box, moved, stable_seed, yaw_matrix
 from setpiece.previz.breakdown import SceneBreakdown
-from setpiece.previz.shotlist import LARGE_PROPS, Shot
+from setpiece.previz.shotlist import LARGE_PROPS, Shot, also_categories
 from setpiece.vocab import DEFAULT_VFX, VFX_CATEGORIES
-
-_ALSO = re.compile(r"\[also: ([^\]]*)\]")  # "[also: dust, smoke]" in a VFX shot's description
 
 
 @dataclass
@@ -88,8 +86,7 @@ def shot_categories(shot: Shot) -> list[str]:
     """A VFX shot's lead category (its subject) and the ones its description adds."""
     lead = shot.subject.lower() if shot.subject.lower() in VFX_CATEGORIES else DEFAULT_VFX
     out = [lead]
-    if m := _ALSO.search(shot.description):
-        out += [c.strip().lower() for c in m.group(1).split(",") if c.strip().lower() in VFX_CATEGORIES]
+    out += [c for c in also_categories(shot.description) if c in VFX_CATEGORIES]
     return list(dict.fromkeys(out))
 
 
