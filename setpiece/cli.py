@@ -71,6 +71,7 @@ def previz(
         "--boards",
         help="3d (blocking drawn with the preview renderer) or placeholder (framing sketches, no OpenGL needed)",
     ),
+    scenes: str = typer.Option(None, "--scenes", help="previz only these scenes, by number: 1-40,52,7A"),
 ) -> None:
     """Screenplay -> breakdown, shot list, storyboards, animatic and contact sheet."""
     from setpiece.previz import placeholder_board, run_previz
@@ -95,6 +96,7 @@ def previz(
                 board_size=(int(match[1]), int(match[2])),
                 fps=fps,
                 progress=_reporter(bars),
+                scenes=scenes,
             )
     except (SetpieceError, OSError) as err:
         _fail(err)
