@@ -72,6 +72,7 @@ class TriggerSection(_Section):
         "left", description="which part of the floor loses its supports, so the building leans"
     )
     charge_impulse: float = Field(6.0, ge=0.0, le=100.0, description="m/s kick of charges")
+    mode: Literal["implode", "topple", "partial"] = "implode"
 
 
 class SimSection(_Section):

@@ -1,0 +1,203 @@
+"""The deterministic grammar: numbers with units, durations, frame rates, lenses,
+storeys, heights, footprints and distances.
+
+Rules run in order over the canonical text (see text.PromptText) and claim the
+tokens they read, so "24 fps" is never read again as a duration or a height.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from setpiece.prompt.text import PromptText
+
+N = r"(\d+(?:\.\d+)?)"
+UNIT = r"(m|metres?|meters?|ft|feet|foot|'|yards?|yds?|km|kilomet(?:er|re)s?|miles?)"
+SECONDS = r"(?:seconds?|secs?|s)"
+STOREYS = r"(?:storeys?|stor(?:y|ies)|floors?|levels?|stor(?:e?y)?ed|floored)"
+CAMERA_WORDS = re.compile(r"camera|drone|helicopter|chopper|lens|hover\w*|fl(?:y|ies|ying|own)|shot from|aerial|crane")
+BUILDING_WORDS = r"(?:tower|block|building|skyscraper|structure|chimney|stack|high - rise|highrise|office|hotel|mill)"
+
+
+@dataclass
+class Found:
+    """One reading: a slot's value and the tokens it came from."""
+
+    slot: str
+    value: object
+    first: int
+    last: int
+    confidence: float
+    source: str  # grammar, keyword, model, implied
+
+
+def _rx(pattern: str) -> re.Pattern:
+    return re.compile(r"(?<!\S)" + pattern + r"(?!\S)")
+
+
+def metres(value: float, unit: str) -> float:
+    """A length in metres; unit is one UNIT matched."""
+    if unit.startswith(("ft", "fe", "fo", "'")):
+        return value * 0.3048
+    if unit.startswith("y"):
+        return value * 0.9144
+    if unit.startswith("k"):
+        return value * 1000.0
+    if unit.startswith("mi"):
+        return value * 1609.34
+    return value
+
+
+def read_numbers(text: PromptText) -> list[Found]:
+    """All numeric facts in the prompt, each with the tokens it used."""
+    found: list[Found] = []
+    for rule in RULES:
+        found.extend(rule(text))
+    return found
+
+
+def _fps(text: PromptText) -> list[Found]:
+    out = []
+    for pattern in (
+        rf"{N} ?(?:fps|frames? (?:per|a|every|/) second|frames? - per - second|f / s|frame / s)",
+        rf"(?:frame ?rate|framerate) (?:of |is |at )?{N}(?: fps)?",
+        rf"(?:at|@) {N} ?p",
+    ):
+        for m, first, last in text.find(_rx(pattern)):
+            out.append(Found("fps", float(m[1]), first, last, 1.0, "grammar"))
+    return out
+
+
+def _trigger_time(text: PromptText) -> list[Found]:
+    out = []
+    for pattern in (
+        rf"(?:after|following|at|in) (?:about |around |roughly |just |only |exactly )?(?:the )?{N} ?(?:- )?{SECONDS}"
+        rf"(?: mark| in)?(?! (?:shot|clip|take|long|sequence|of footage))",
+        rf"{N} ?(?:- )?{SECONDS} (?:in|into (?:the |this )?(?:shot|clip|take))",
+    ):
+        for m, first, last in text.find(_rx(pattern)):
+            out.append(Found("trigger_time", float(m[1]), first, last, 0.9, "grammar"))
+    return out
+
+
+def _duration(text: PromptText) -> list[Found]:
+    out = []
+    for m, first, last in text.find(_rx(rf"{N} ?(?:- )?(?:minutes?|mins?)(?: (?:-|long))?")):
+        out.append(Found("seconds", float(m[1]) * 60.0, first, last, 1.0, "grammar"))
+    for m, first, last in text.find(_rx(r"half (?:a|an) minute")):
+        out.append(Found("seconds", 30.0, first, last, 1.0, "grammar"))
+    for m, first, last in text.find(_rx(rf"{N} ?(?:- )?frames?(?: (?:-|long))?"), claim=False):
+        text.claim(first, last)
+        out.append(Found("frames", float(m[1]), first, last, 1.0, "grammar"))
+    pattern = _rx(rf"{N} ?(?:- )?(seconds?|secs?|s)(?: (?:-|long))?")
+    for m, first, last in text.find(pattern, claim=False):
+        before = text.tokens[first - 1].text if first else ""
+        if m[2] == "s" and (float(m[1]) > 60 or before in ("the", "late", "early", "mid")):
+            continue  # "the 1960s", "the 70s tower": a decade, not a duration
+        text.claim(first, last)
+        out.append(Found("seconds", float(m[1]), first, last, 1.0, "grammar"))
+    return out
+
+
+def _lens(text: PromptText) -> list[Found]:
+    out = []
+    for pattern in (
+        rf"{N} ?(?:mm|millimet(?:er|re)s?)(?: (?:lens|prime|focal length))?(?! (?:film|stock|format|print|camera))",
+        rf"(?:a|on a|with a|through a) {N} (?:lens|prime)",
+        rf"focal length (?:of )?{N}",
+    ):
+        for m, first, last in text.find(_rx(pattern)):
+            out.append(Found("focal_length", float(m[1]), first, last, 1.0, "grammar"))
+    return out
+
+
+def _sizes(text: PromptText) -> list[Found]:
+    out = []
+    footprint = rf"{N} ?{UNIT}? ?(?:by|x|×|\*) ?{N} ?{UNIT}?(?: (?:footprint|base|plan|plot))?"
+    for m, first, last in text.find(_rx(footprint)):
+        unit = m[2] or m[4] or "m"
+        w, d = metres(float(m[1]), unit), metres(float(m[3]), unit)
+        out.append(Found("footprint", (w, d), first, last, 1.0, "grammar"))
+    for m, first, last in text.find(_rx(rf"{N} ?(?:- )?{UNIT} (?:- )?(wide|across|long|deep|square)")):
+        size = metres(float(m[1]), m[2])
+        slot = {"deep": "depth", "square": "footprint"}.get(m[3], "width")
+        out.append(Found(slot, (size, size) if slot == "footprint" else size, first, last, 1.0, "grammar"))
+    return out
+
+
+def _heights(text: PromptText) -> list[Found]:
+    """Building heights and camera heights: 'a 60 m tower', 'drone 50 m up'."""
+    out = []
+    camera_up = rf"{N} ?(?:- )?{UNIT} (?:up|above (?:the )?(?:ground|street|road|pavement|city|rooftops)|off the ground"
+    camera_up += r"|in the air|overhead|of altitude|altitude)"
+    for m, first, last in text.find(_rx(camera_up)):
+        out.append(Found("camera_height", metres(float(m[1]), m[2]), first, last, 1.0, "grammar"))
+    for m, first, last in text.find(_rx(rf"(?:altitude|height) of {N} ?{UNIT}"), claim=False):
+        if _near_camera(text, first):
+            text.claim(first, last)
+            out.append(Found("camera_height", metres(float(m[1]), m[2]), first, last, 1.0, "grammar"))
+    for pattern in (
+        rf"{N} ?(?:- )?{UNIT}(?: - | )(?:tall|high|in height)",
+        rf"(?:height|tall|high) (?:of |is |at )?{N} ?{UNIT}",
+        rf"{N} ?(?:- )?{UNIT}(?: - | )(?:tall |high )?(?=(?:[a-z]+ ){{0,2}}{BUILDING_WORDS}(?!\S))",
+    ):
+        for m, first, last in text.find(_rx(pattern), claim=False):
+            slot = "camera_height" if _near_camera(text, first) and "(?=" not in pattern else "height"
+            text.claim(first, last)
+            out.append(Found(slot, metres(float(m[1]), m[2]), first, last, 1.0, "grammar"))
+    return out
+
+
+def _near_camera(text: PromptText, first: int) -> bool:
+    before = " ".join(t.text for t in text.tokens[max(0, first - 5) : first])
+    return bool(CAMERA_WORDS.search(before))
+
+
+def _distance(text: PromptText) -> list[Found]:
+    out = []
+    for pattern in (
+        rf"{N} ?(?:- )?{UNIT} (?:away|back|off|distant|from (?:the |it|its )?\w*)",
+        rf"(?:from|at a distance of|distance of|at) (?:about |around |roughly |some )?{N} ?{UNIT}(?! (?:tall|high|up|wide))",
+    ):
+        for m, first, last in text.find(_rx(pattern)):
+            out.append(Found("distance", metres(float(m[1]), m[2]), first, last, 1.0, "grammar"))
+    words = {"half a mile": 800.0, "a mile": 1600.0, "a kilometre": 1000.0, "a kilometer": 1000.0, "a block": 100.0}
+    words |= {"a few blocks": 300.0, "two blocks": 200.0, "a couple of blocks": 200.0, "2 blocks": 200.0}
+    for phrase, distance in words.items():
+        for _, first, last in text.find(_rx(phrase + r" (?:away|off|back|down the street|from it)")):
+            out.append(Found("distance", distance, first, last, 1.0, "grammar"))
+    return out
+
+
+def _storeys(text: PromptText) -> list[Found]:
+    out = []
+    for m, first, last in text.find(_rx(rf"(top|bottom|first|lower|upper|lowest|last|ground and) {N} {STOREYS}")):
+        n = int(float(m[2]))
+        if m[1] in ("bottom", "first", "lower", "lowest"):
+            out.append(Found("trigger_floors", tuple(range(n)), first, last, 0.9, "grammar"))
+    pattern = rf"{N} ?(?:- )?{STOREYS}(?: (?:tall|high|building|of))?"
+    for m, first, last in text.find(_rx(pattern)):
+        out.append(Found("floors", float(m[1]), first, last, 1.0, "grammar"))
+    for m, first, last in text.find(_rx(rf"(?:single|one) ?(?:- )?{STOREYS}")):
+        out.append(Found("floors", 1.0, first, last, 1.0, "grammar"))
+    for m, first, last in text.find(_rx(rf"(?:double|two) ?(?:- )?{STOREYS}")):
+        out.append(Found("floors", 2.0, first, last, 1.0, "grammar"))
+    return out
+
+
+def read_height_classes(text: PromptText) -> list[Found]:
+    out = []
+    classes = {
+        "low - ?rise|lowrise": "low-rise",
+        "mid - ?rise|midrise|medium - ?rise": "mid-rise",
+        "high - ?rise|highrise|tower ?blocks?": "high-rise",
+        "towers?": "tower",
+    }
+    for pattern, name in classes.items():
+        for _, first, last in text.find(_rx(f"(?:{pattern})")):
+            out.append(Found("height_class", name, first, last, 0.8, "keyword"))
+    return out
+
+
+RULES = (_fps, _trigger_time, _duration, _lens, _sizes, _heights, _distance, _storeys)

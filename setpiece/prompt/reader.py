@@ -1,0 +1,407 @@
+"""read_prompt: a shot description in words -> a ShotSpec and what was understood.
+
+Three passes over the prompt, each claiming the words it reads:
+1. the grammar (numbers with units, durations, frame rates, lenses, storeys);
+2. keywords of the lexicon (certain words: "brick", "implodes", "dusk");
+3. the sentence-embedding matcher on what is left, for paraphrases
+   ("the camera sits on the pavement opposite" -> across the street).
+Then each slot's readings are resolved (contradictions warned about), turned
+into spec fields, clamped to the spec's limits and validated.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from annotated_types import Ge, Gt, Le, Lt
+
+from setpiece.prompt import grammar, lexicon
+from setpiece.prompt.encoder import Encoder, load_encoder
+from setpiece.prompt.grammar import Found
+from setpiece.prompt.lexicon import CONCEPTS, Concept
+from setpiece.prompt.text import PromptText
+from setpiece.spec import ShotSpec, spec_from_dict
+
+STOPWORDS = frozenset(
+    """a an the and or but of to in on at by for from with as is are was were be been being it its it's this that
+    these those then than there their they them we us our you your he she his her i me my so very just into onto
+    over under up down out off about while when where which who whom what whose all any some each every both
+    one ones slowly suddenly finally shot camera frame building buildings structure whole entire seen see we're
+    watch watching view looks look like begins starts start begin next now""".split()
+)
+# words that name the subject or the action generally and carry no slot on their own
+GENERIC = frozenset(
+    """collapse collapses collapsing collapsed falls fall falling fell comes come coming came goes go going down
+    demolition demolished demolish building block tower structure shot camera frame footage scene street city
+    int ext cut dust smoke debris""".split()
+)
+MODEL_THRESHOLD = 0.62  # cosine similarity a phrase needs to count as a paraphrase
+MODEL_MARGIN = 0.05  # over the best other value of the same slot
+MAX_GRAM = 5
+WARN_SLOTS = ("kind", "mode", "side", "material", "time", "weather", "placement", "dust", "lens")
+# times that agree with each other: the most specific one wins without a warning
+TIME_GROUPS = ({"dawn", "sunrise", "morning", "day", "golden hour"}, {"golden hour", "sunset", "dusk", "evening"})
+TIME_GROUPS += ({"day", "noon", "afternoon", "morning", "golden hour"}, {"dusk", "evening", "night"})
+GENERAL_TIMES = ("day", "morning", "afternoon", "evening")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One understood field: its value, the words it came from, and how sure the reader is (0..1)."""
+
+    field: str
+    value: Any
+    words: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class PromptReading:
+    spec: ShotSpec
+    rows: tuple[Row, ...]
+    unused: tuple[str, ...]
+    warnings: tuple[str, ...]
+    model_used: bool
+
+    def row(self, name: str) -> Row | None:
+        return next((r for r in self.rows if r.field == name), None)
+
+
+@dataclass
+class _State:
+    text: PromptText
+    data: dict
+    found: dict[str, list[Found]] = field(default_factory=dict)
+    rows: list[Row] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def add(self, f: Found) -> None:
+        self.found.setdefault(f.slot, []).append(f)
+
+    def words(self, f: Found) -> str:
+        return self.text.words(f.first, f.last)
+
+
+def read_prompt(text: str, base: ShotSpec | None = None) -> PromptReading:
+    """Read a shot description; with ``base``, only what the prompt mentions changes."""
+    base = base or ShotSpec()
+    state = _State(PromptText(text or ""), base.model_dump(mode="json"))
+    if not any(t.is_word for t in state.text.tokens):
+        warning = "empty prompt: nothing to read, the spec is unchanged (describe the shot, e.g. 'a ten-storey"
+        warning += " brick block implodes at dusk')"
+        return PromptReading(base, (), (), (warning,), False)
+    for f in grammar.read_numbers(state.text):
+        state.add(f)
+    _read_keywords(state)
+    for f in grammar.read_height_classes(state.text):
+        state.add(f)
+    encoder, why_not = load_encoder()
+    if encoder is None:
+        state.warnings.append(why_not)
+    else:
+        _read_paraphrases(state, encoder)
+    _apply(state, base)
+    spec = spec_from_dict(state.data, "prompt")
+    unused = tuple(
+        state.text.prompt[t.start : t.end]
+        for t in state.text.tokens
+        if t.is_word and not t.used and t.text not in STOPWORDS
+    )
+    return PromptReading(spec, tuple(state.rows), unused, tuple(state.warnings), encoder is not None)
+
+
+# --- pass 2: keywords ---------------------------------------------------------------------------
+
+
+def _compile(keyword: str) -> re.Pattern:
+    # " - ?" in a keyword: the words may be joined by a hyphen, a space, or nothing ("car park", "car-park")
+    return re.compile(r"(?<!\S)(?:" + keyword.replace(" - ?", "(?: - | |)") + r")(?!\S)")
+
+
+_KEYWORDS: list[tuple[Concept, re.Pattern]] = [(c, _compile(k)) for c in CONCEPTS for k in c.keywords]
+_NEGATED = re.compile(r"(?:no|not|without|never|zero|nor)$")
+
+
+def _read_keywords(state: _State) -> None:
+    """Longest keyword matches first, so 'office tower' beats 'tower' and 'no dust' beats 'dust'."""
+    hits = []
+    for order, (concept, pattern) in enumerate(_KEYWORDS):
+        for _, first, last in state.text.find(pattern, claim=False):
+            hits.append((first - last, first, order, last, concept))
+    for _, first, _, last, concept in sorted(hits, key=lambda h: h[:3]):
+        if any(t.used for t in state.text.tokens[first : last + 1]):
+            continue
+        state.text.claim(first, last)
+        value = concept.value
+        if concept.slot == "kind" and value == "charges" and _negated(state.text, first):
+            value = "supports"  # "no explosives": the supports are cut
+        state.add(Found(concept.slot, value, first, last, 0.95, "keyword"))
+
+
+def _negated(text: PromptText, first: int) -> bool:
+    before = [t.text for t in text.tokens[max(0, first - 2) : first]]
+    return any(_NEGATED.match(w) for w in before)
+
+
+# --- pass 3: paraphrases ------------------------------------------------------------------------
+
+_PHRASES: list[tuple[Concept, str]] = [(c, p) for c in CONCEPTS for p in c.phrases]
+
+
+def _read_paraphrases(state: _State, encoder: Encoder) -> None:
+    """Match the unclaimed n-grams against the lexicon's example phrases, best similarity first."""
+    open_slots = {c.slot for c, _ in _PHRASES} - set(state.found)
+    grams = [g for g in _grams(state.text) if g]
+    if not grams or not open_slots:
+        return
+    phrase_vecs = encoder.encode([p for _, p in _PHRASES])
+    gram_vecs = encoder.encode([state.text.words(a, b).lower() for a, b in grams])
+    sims = gram_vecs @ phrase_vecs.T  # (grams, phrases)
+    slots = np.array([c.slot for c, _ in _PHRASES])
+    candidates = []
+    for slot in open_slots:
+        cols = np.flatnonzero(slots == slot)
+        for g, (first, last) in enumerate(grams):
+            best = _best_per_value(sims[g, cols], [_PHRASES[i][0].value for i in cols])
+            (value, sim), *rest = best
+            runner_up = rest[0][1] if rest else -1.0
+            if sim >= MODEL_THRESHOLD and sim - runner_up >= MODEL_MARGIN:
+                candidates.append((sim, first, last, slot, value))
+    taken: set[str] = set()
+    for sim, first, last, slot, value in sorted(candidates, key=lambda c: (-c[0], c[1])):
+        if slot in taken or any(t.used for t in state.text.tokens[first : last + 1]):
+            continue
+        taken.add(slot)
+        state.text.claim(first, last)
+        state.add(Found(slot, value, first, last, round(float(sim), 2), "model"))
+
+
+def _best_per_value(sims: np.ndarray, values: list[str]) -> list[tuple[str, float]]:
+    best: dict[str, float] = {}
+    for value, sim in zip(values, sims):
+        best[value] = max(best.get(value, -1.0), float(sim))
+    return sorted(best.items(), key=lambda kv: -kv[1])
+
+
+def _grams(text: PromptText) -> list[tuple[int, int]]:
+    """Unclaimed word runs of 1..MAX_GRAM tokens that start and end on a content word."""
+    out = []
+    for clause in text.clauses():
+        runs: list[list[int]] = [[]]
+        for i in clause:
+            if text.tokens[i].used or text.tokens[i].value is not None:
+                runs.append([])
+            else:
+                runs[-1].append(i)
+        for run in runs:
+            for a in range(len(run)):
+                for b in range(a, min(a + MAX_GRAM, len(run))):
+                    words = [text.tokens[i].text for i in run[a : b + 1]]
+                    if words[0] in STOPWORDS or words[-1] in STOPWORDS:
+                        continue
+                    if all(w in STOPWORDS or w in GENERIC for w in words):
+                        continue
+                    out.append((run[a], run[b]))
+    return out
+
+
+# --- resolution: readings -> spec fields ------------------------------------------------------
+
+
+def _pick(state: _State, slot: str) -> Found | None:
+    """The slot's reading: grammar/keywords before the model; the first mention wins a contradiction."""
+    found = state.found.get(slot, [])
+    if not found:
+        return None
+    rank = {"grammar": 0, "keyword": 0, "model": 1, "implied": 2}
+    found = sorted(found, key=lambda f: (rank[f.source], f.first))
+    best = found[0]
+    if slot == "kind" and any(f.value == "charges" and f.source == best.source for f in found):
+        return next(f for f in found if f.value == "charges")  # "charges cut the supports"
+    if slot == "time":
+        best = _most_specific_time([f for f in found if f.source == best.source])
+    others = [f for f in found if f.source == best.source and f.value != best.value]
+    if slot == "time":
+        others = [f for f in others if not any({f.value, best.value} <= group for group in TIME_GROUPS)]
+    if others and slot in WARN_SLOTS:
+        state.warnings.append(
+            f"both '{state.words(best)}' and '{state.words(others[0])}' ({slot}): using {best.value}"
+        )
+    return best
+
+
+def _most_specific_time(found: list[Found]) -> Found:
+    specific = [f for f in found if f.value not in GENERAL_TIMES]
+    return (specific or found)[0]
+
+
+def _apply(state: _State, base: ShotSpec) -> None:
+    _apply_building(state)
+    _apply_trigger(state)
+    _apply_light(state)
+    _apply_dust(state)
+    _apply_shot(state, base)
+    _apply_camera(state)
+
+
+def _set(state: _State, path: str, value: Any, source: Found | str, confidence: float | None = None) -> Any:
+    """Set a spec field, clamped to the spec's limits (with a warning naming the field); records a row."""
+    section, name = path.split(".")
+    value = _clamp(state, path, value)
+    state.data[section][name] = value
+    words = source if isinstance(source, str) else state.words(source)
+    conf = confidence if confidence is not None else (source.confidence if isinstance(source, Found) else 0.6)
+    state.rows.append(Row(path, value, words, round(conf, 2)))
+    return value
+
+
+def _limits(path: str) -> tuple[float, float]:
+    section, name = path.split(".")
+    info = type(getattr(ShotSpec(), section)).model_fields[name]
+    lo, hi = -math.inf, math.inf
+    for m in info.metadata:
+        if isinstance(m, Ge | Gt):
+            lo = float(m.ge if isinstance(m, Ge) else m.gt)
+        if isinstance(m, Le | Lt):
+            hi = float(m.le if isinstance(m, Le) else m.lt)
+    return lo, hi
+
+
+def _clamp(state: _State, path: str, value: Any) -> Any:
+    if path == "building.footprint":
+        lo, hi = 3.0, 120.0  # BuildingSection checks these in a validator
+        clamped = tuple(round(min(max(v, lo), hi), 1) for v in value)
+        if clamped != tuple(value):
+            shown = " x ".join(f"{v:g}" for v in value)
+            state.warnings.append(f"building.footprint: {shown} m is outside {lo:g}-{hi:g} m per side: clamped")
+        return clamped
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return value
+    lo, hi = _limits(path)
+    clamped = min(max(value, lo), hi)
+    if clamped != value:
+        state.warnings.append(f"{path}: {value:g} is outside the spec's limits ({lo:g} to {hi:g}): using {clamped:g}")
+    return type(value)(clamped)
+
+
+def _apply_building(state: _State) -> None:
+    b = state.data["building"]
+    btype = _pick(state, "type")
+    kind = lexicon.BUILDING_TYPES[btype.value] if btype else None
+    material = _pick(state, "material")
+    if material:
+        _set(state, "building.material", material.value, material)
+    elif kind and kind.material:
+        _set(state, "building.material", kind.material, btype, 0.7)
+    width, depth, footprint = _pick(state, "width"), _pick(state, "depth"), _pick(state, "footprint")
+    if footprint or width or depth:
+        w, d = footprint.value if footprint else b["footprint"]
+        w, d = width.value if width else w, depth.value if depth else d
+        words = ", ".join(state.words(f) for f in (footprint, width, depth) if f)
+        _set(state, "building.footprint", (float(w), float(d)), words, 1.0)
+    elif kind and kind.footprint:
+        _set(state, "building.footprint", kind.footprint, btype, 0.6)
+    floors, height, klass = _pick(state, "floors"), _pick(state, "height"), _pick(state, "height_class")
+    if floors:
+        _set(state, "building.floors", int(round(floors.value)), floors)
+    elif height:
+        _set(state, "building.floors", max(1, int(round(height.value / b["storey_height"]))), height, 0.9)
+    elif kind and kind.floors:
+        _set(state, "building.floors", kind.floors, btype, 0.6)
+    elif klass:
+        _set(state, "building.floors", lexicon.HEIGHT_CLASSES[klass.value], klass, 0.7)
+
+
+def _apply_trigger(state: _State) -> None:
+    t = state.data["trigger"]
+    mode, side, kind = _pick(state, "mode"), _pick(state, "side"), _pick(state, "kind")
+    if kind:
+        _set(state, "trigger.kind", kind.value, kind)
+    elif mode and mode.value == "implode":
+        _set(state, "trigger.kind", "charges", f"{state.words(mode)} (an implosion is blown)", 0.6)
+    if mode:
+        _set(state, "trigger.mode", mode.value, mode)
+    elif side:
+        _set(state, "trigger.mode", "topple", f"{state.words(side)} (falls to one side)", 0.6)
+    if side:
+        _set(state, "trigger.side", side.value, side)
+    elif mode and mode.value == "implode":
+        _set(state, "trigger.side", "all", mode, 0.8)
+    when = _pick(state, "trigger_time")
+    if when:
+        _set(state, "trigger.time", when.value, when)
+    storeys = _pick(state, "trigger_floors")
+    if storeys:
+        _set(state, "trigger.floors", storeys.value, storeys)
+    floors = state.data["building"]["floors"]
+    hit = tuple(f for f in t["floors"] if f < floors) or (0,)
+    if tuple(t["floors"]) != hit:
+        t["floors"] = hit  # floors above a shorter building cannot be hit
+
+
+def _apply_light(state: _State) -> None:
+    time, weather = _pick(state, "time"), _pick(state, "weather")
+    if not time and not weather:
+        return
+    base = lexicon.LIGHT_PRESETS[time.value] if time else None
+    sky = lexicon.LIGHT_PRESETS[weather.value] if weather else base
+    elevation_from = time or weather
+    _set(state, "light.sun_elevation", (base or sky).sun_elevation, elevation_from)
+    intensity = sky.sun_intensity if not base else min(base.sun_intensity, sky.sun_intensity)
+    _set(state, "light.sun_intensity", intensity, weather or time)
+    _set(state, "light.sun_color", (base or sky).sun_color, elevation_from)
+    _set(state, "light.sky_intensity", sky.sky_intensity, weather or time)
+    _set(state, "light.sky_color", sky.sky_color, weather or time)
+
+
+def _apply_dust(state: _State) -> None:
+    dust = _pick(state, "dust")
+    if dust:
+        amount = _set(state, "dust.amount", lexicon.DUST_AMOUNTS[dust.value], dust)
+        if (amount > 0) != state.data["dust"]["enabled"]:
+            _set(state, "dust.enabled", amount > 0, dust)
+
+
+def _apply_shot(state: _State, base: ShotSpec) -> None:
+    fps, frames, seconds = _pick(state, "fps"), _pick(state, "frames"), _pick(state, "seconds")
+    if fps:
+        _set(state, "shot.fps", float(fps.value), fps)
+    if frames:
+        _set(state, "shot.frames", int(round(frames.value)), frames)
+    elif seconds:
+        rate = state.data["shot"]["fps"]
+        _set(state, "shot.frames", max(1, int(round(seconds.value * rate))), seconds)
+
+
+def _apply_camera(state: _State) -> None:
+    c = state.data["camera"]
+    lens_mm, lens = _pick(state, "focal_length"), _pick(state, "lens")
+    if lens_mm:
+        _set(state, "camera.focal_length", float(lens_mm.value), lens_mm)
+    elif lens:
+        _set(state, "camera.focal_length", lexicon.LENSES[lens.value], lens)
+    place, distance, height = _pick(state, "placement"), _pick(state, "distance"), _pick(state, "camera_height")
+    if not (place or distance or height):
+        return
+    spot = lexicon.PLACEMENTS[place.value] if place else lexicon.Placement(1.7, None)
+    dist = distance.value if distance else spot.distance or _framing_distance(state.data) * spot.distance_scale
+    z = height.value if height else spot.height
+    direction = np.array([0.75, -1.0]) / np.linalg.norm([0.75, -1.0])  # the automatic framing's side
+    x, y = (direction * dist).round(1)
+    words = ", ".join(state.words(f) for f in (place, distance, height) if f)
+    conf = min(f.confidence for f in (place, distance, height) if f)
+    _set(state, "camera.position", (float(x), float(y), round(float(z), 1)), words, conf)
+    if c.get("target") is None:
+        state.data["camera"]["target"] = None  # make_camera aims at the building
+
+
+def _framing_distance(data: dict) -> float:
+    """Distance at which the lens frames the building (as world.building.make_camera frames it)."""
+    c, r, b = data["camera"], data["render"], data["building"]
+    half_fov = math.atan(c["sensor_width"] / r["width"] * r["height"] / 2 / c["focal_length"])
+    extent = max(b["floors"] * b["storey_height"], max(b["footprint"])) * 0.8
+    return extent / math.tan(half_fov)
