@@ -39,7 +39,11 @@ class Encoder:
         self.tokenizer.no_padding()
         self.w = load_file(str(model_dir / "model.safetensors"))
         # pre-transpose dense weights once so the forward pass is plain x @ W
-        for key in [k for k in self.w if k.endswith("dense.weight") or k.endswith(("query.weight", "key.weight", "value.weight"))]:
+        for key in [
+            k
+            for k in self.w
+            if k.endswith("dense.weight") or k.endswith(("query.weight", "key.weight", "value.weight"))
+        ]:
             self.w[key] = np.ascontiguousarray(self.w[key].T)
         self._cache: dict[str, np.ndarray] = {}
 
@@ -55,6 +59,14 @@ class Encoder:
         return np.stack([self._cache[t] for t in texts])
 
     def _forward(self, texts: list[str]) -> np.ndarray:
+        from threadpoolctl import threadpool_limits
+
+        # a prompt's phrases are small matrices: one BLAS thread is faster than several
+        # spinning (many times faster on a busy machine)
+        with threadpool_limits(1, user_api="blas"):
+            return self._forward_batch(texts)
+
+    def _forward_batch(self, texts: list[str]) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(texts)
         length = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(texts), length), np.int64)
@@ -93,7 +105,9 @@ class Encoder:
         attn = (scores / scores.sum(-1, keepdims=True)) @ v
         attn = attn.transpose(0, 2, 1, 3).reshape(b * n, d)
         attn = attn @ w[p + "attention.output.dense.weight"] + w[p + "attention.output.dense.bias"]
-        x = _layer_norm(x + attn, w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"], self.eps)
+        x = _layer_norm(
+            x + attn, w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"], self.eps
+        )
         h = _gelu(x @ w[p + "intermediate.dense.weight"] + w[p + "intermediate.dense.bias"])
         h = h @ w[p + "output.dense.weight"] + w[p + "output.dense.bias"]
         x = _layer_norm(x + h, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], self.eps)

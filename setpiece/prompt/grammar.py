@@ -85,7 +85,7 @@ def _duration(text: PromptText) -> list[Found]:
     out = []
     for m, first, last in text.find(_rx(rf"{N} ?(?:- )?(?:minutes?|mins?)(?: (?:-|long))?")):
         out.append(Found("seconds", float(m[1]) * 60.0, first, last, 1.0, "grammar"))
-    for m, first, last in text.find(_rx(r"half (?:a|an) minute")):
+    for _, first, last in text.find(_rx(r"half (?:a|an) minute")):
         out.append(Found("seconds", 30.0, first, last, 1.0, "grammar"))
     for m, first, last in text.find(_rx(rf"{N} ?(?:- )?frames?(?: (?:-|long))?"), claim=False):
         text.claim(first, last)
@@ -137,10 +137,17 @@ def _heights(text: PromptText) -> list[Found]:
         if _near_camera(text, first):
             text.claim(first, last)
             out.append(Found("camera_height", metres(float(m[1]), m[2]), first, last, 1.0, "grammar"))
+    camera_at = (
+        rf"(?:(?:at|from) (?:about |around |roughly )?)?{N} ?(?:- )?{UNIT}(?! (?:tall|high|wide|away|back|off|from))"
+    )
+    for m, first, last in text.find(_rx(camera_at), claim=False):
+        if _near_camera(text, first, 4):  # "drone at 120 m", "aerial, 1,000 feet"
+            text.claim(first, last)
+            out.append(Found("camera_height", metres(float(m[1]), m[2]), first, last, 0.9, "grammar"))
     for pattern in (
         rf"{N} ?(?:- )?{UNIT}(?: - | )(?:tall|high|in height)",
         rf"(?:height|tall|high) (?:of |is |at )?{N} ?{UNIT}",
-        rf"{N} ?(?:- )?{UNIT}(?: - | )(?:tall |high )?(?=(?:[a-z]+ ){{0,2}}{BUILDING_WORDS}(?!\S))",
+        rf"{N} ?(?:- )?{UNIT}(?=(?: - | )(?:tall |high )?(?:[a-z]+ ){{0,2}}{BUILDING_WORDS}(?!\S))",
     ):
         for m, first, last in text.find(_rx(pattern), claim=False):
             slot = "camera_height" if _near_camera(text, first) and "(?=" not in pattern else "height"
@@ -149,8 +156,11 @@ def _heights(text: PromptText) -> list[Found]:
     return out
 
 
-def _near_camera(text: PromptText, first: int) -> bool:
-    before = " ".join(t.text for t in text.tokens[max(0, first - 5) : first])
+def _near_camera(text: PromptText, first: int, within: int = 5) -> bool:
+    before = [t.text for t in text.tokens[max(0, first - within) : first]]
+    while any(w in (";", ".", "!", "?") for w in before):  # only within the sentence
+        before = before[1:]
+    before = " ".join(before)
     return bool(CAMERA_WORDS.search(before))
 
 
@@ -158,7 +168,8 @@ def _distance(text: PromptText) -> list[Found]:
     out = []
     for pattern in (
         rf"{N} ?(?:- )?{UNIT} (?:away|back|off|distant|from (?:the |it|its )?\w*)",
-        rf"(?:from|at a distance of|distance of|at) (?:about |around |roughly |some )?{N} ?{UNIT}(?! (?:tall|high|up|wide))",
+        rf"(?:from|at a distance of|distance of|at) (?:about |around |roughly |some )?{N} ?{UNIT}"
+        r"(?! (?:tall|high|up|wide))",
     ):
         for m, first, last in text.find(_rx(pattern)):
             out.append(Found("distance", metres(float(m[1]), m[2]), first, last, 1.0, "grammar"))
@@ -179,9 +190,9 @@ def _storeys(text: PromptText) -> list[Found]:
     pattern = rf"{N} ?(?:- )?{STOREYS}(?: (?:tall|high|building|of))?"
     for m, first, last in text.find(_rx(pattern)):
         out.append(Found("floors", float(m[1]), first, last, 1.0, "grammar"))
-    for m, first, last in text.find(_rx(rf"(?:single|one) ?(?:- )?{STOREYS}")):
+    for _, first, last in text.find(_rx(rf"(?:single|one) ?(?:- )?{STOREYS}")):
         out.append(Found("floors", 1.0, first, last, 1.0, "grammar"))
-    for m, first, last in text.find(_rx(rf"(?:double|two) ?(?:- )?{STOREYS}")):
+    for _, first, last in text.find(_rx(rf"(?:double|two) ?(?:- )?{STOREYS}")):
         out.append(Found("floors", 2.0, first, last, 1.0, "grammar"))
     return out
 

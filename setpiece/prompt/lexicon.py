@@ -164,7 +164,12 @@ CONCEPTS: tuple[Concept, ...] = (
         "cotton mill; old textile mill; victorian mill building",
     ),
     _c("type", "warehouse", r"warehouses?|depot|storehouse", "warehouse; storage depot; old dockside warehouse"),
-    _c("type", "factory", r"factory|factories|plant|foundry|mill works|steel ?works", "factory; industrial plant; old works building"),
+    _c(
+        "type",
+        "factory",
+        r"factory|factories|plant|foundry|mill works|steel ?works",
+        "factory; industrial plant; old works building",
+    ),
     _c(
         "type",
         "chimney",
@@ -199,7 +204,8 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "kind",
         "charges",
-        r"charges?|explosives?|explosions?|explod\w*|blast\w*|blows? up|blown up|blowing up|blows?|detonat\w*|dynamite|tnt"
+        r"charges?|explosives?|explosions?|explod\w*|blast\w*|blow(?:s|n|ing)?(?: up| out| down)?|detonat\w*"
+        r"|dynamite|tnt"
         r"|bomb\w*|shaped charges?|demolition charges?|controlled demolition|ignit\w*|fires? the charges|boom",
         "explosive charges go off; the demolition charges detonate; a blast rips through the ground floor;"
         " the building is blown up; dynamite",
@@ -208,7 +214,8 @@ CONCEPTS: tuple[Concept, ...] = (
         "kind",
         "supports",
         r"supports?|columns?(?: \w+)? (?:fail|give|buckle|shear|snap|crumble|are cut|cut)|gives? way|giving way"
-        r"|gave way|structural failure|undermined|subsid\w*|foundations?|buckl\w*|wrecking ball|earthquake"
+        r"|gave way|give out|gives out|structural failure|undermined|subsid\w*|foundations?|buckl\w*|wrecking ball"
+        r"|earthquake|knock(?:ed|s|ing)? out|excavators?|diggers?|bulldoz\w*|pulled down|undercut|cables?|high - ?reach"
         r"|(?:are|is|get|gets|been) cut|sheared|pillars?|load - ?bearing",
         "the supports are cut; the columns give way; structural failure; the foundations fail;"
         " the load-bearing walls buckle; the pillars are knocked out",
@@ -218,15 +225,20 @@ CONCEPTS: tuple[Concept, ...] = (
         "mode",
         "implode",
         r"implo\w*|straight down|vertically|into (?:its|their) (?:own )?footprints?|pancake\w*"
-        r"|in on (?:itself|themselves)|drops? down|sinks?|(?:comes|coming|came) straight down",
+        r"|in on (?:itself|themselves)|into (?:itself|themselves)|drops? down|sinks?"
+        r"|(?:comes|coming|came) straight down"
+        r"|inwards?|(?:falls?|collapses?|drops?|crumbles?) straight|folds? (?:down|up|in)",
         "implodes; collapses straight down; falls into its own footprint; pancakes floor by floor;"
         " drops vertically; caves in on itself",
     ),
     _c(
         "mode",
         "topple",
-        r"toppl\w*|tips? (?:over|sideways)|tipping|tipped|keel\w* over|falls? (?:over|sideways)|fell over"
-        r"|falling over|lean\w*|tilt\w*|timber|like a (?:felled )?tree|sideways|rolls? over|goes over",
+        r"toppl\w*|tip(?:s|ped|ping)?(?! up| down)|keel\w* over|falls? (?:over|sideways)|fell over"
+        r"|pitch(?:es|ed|ing)? over"
+        r"|lurch\w*|capsiz\w*|felled"
+        r"|falling over|lean\w*|tilt\w*(?! up| down| the camera)|timber|like a (?:felled )?tree|sideways|rolls? over"
+        r"|goes over|keels?",
         "topples over; tips over sideways; keels over; leans and falls like a felled tree; tilts and crashes over",
     ),
     _c(
@@ -256,8 +268,10 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "side",
         "front",
-        r"forwards?|towards? (?:the )?(?:camera|us|lens|viewer|audience|foreground|street|road)|at (?:the )?(?:camera|lens)"
-        r"|into the (?:street|road)|onto the (?:street|road)|(?:front|forward) (?:side|supports|columns|wall|face|facade)"
+        r"forwards?|towards? (?:the )?(?:camera|us|lens|viewer|audience|foreground|street|road)"
+        r"|at (?:the )?(?:camera|lens)"
+        r"|into the (?:street|road)|onto the (?:street|road)"
+        r"|(?:front|forward) (?:side|supports|columns|wall|face|facade)"
         r"|to the front|on ?to us|face - ?first|face down|nose - ?first",
     ),
     _c(
@@ -268,7 +282,12 @@ CONCEPTS: tuple[Concept, ...] = (
     ),
     # --- time of day ---
     _c("time", "dawn", r"dawn|daybreak|first light|break of day|pre - ?dawn", "dawn; first light; daybreak"),
-    _c("time", "sunrise", r"sunrise|sun ?up|rising sun", "sunrise; as the sun comes up"),
+    _c(
+        "time",
+        "sunrise",
+        r"sunrise|sun ?up|rising sun|sun (?:\w+ )?(?:comes|coming|came|is|peeks|creeps) up|sun rises",
+        "sunrise; as the sun comes up",
+    ),
     _c("time", "morning", r"morning|a \. m \.|am light", "morning; early morning light"),
     _c(
         "time",
@@ -284,7 +303,13 @@ CONCEPTS: tuple[Concept, ...] = (
         r"golden hour|magic hour|golden light|late light|low sun|warm (?:late )?light",
         "golden hour; magic hour; warm low golden sunlight",
     ),
-    _c("time", "sunset", r"sunset|sundown|setting sun|sun goes down|sun sets", "sunset; as the sun goes down"),
+    _c(
+        "time",
+        "sunset",
+        r"sunset|sundown|setting sun|sun (?:\w+ )?(?:goes down|sets|dips|sinks|drops|slips)|below the horizon"
+        r"|last light",
+        "sunset; as the sun goes down",
+    ),
     _c("time", "dusk", r"dusk|twilight|nightfall|blue hour|gloaming", "dusk; twilight; nightfall; the blue hour"),
     _c("time", "evening", r"evening", "evening; early evening"),
     _c(
@@ -297,7 +322,8 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "weather",
         "overcast",
-        r"overcast|cloudy|cloud - ?cover|low cloud|grey (?:sky|skies|day)|gray (?:sky|skies|day)|gloomy|dull (?:sky|day|light|morning|afternoon)|flat light|leaden",
+        r"overcast|cloudy|cloud - ?cover|low cloud|grey (?:sky|skies|day)|gray (?:sky|skies|day)|gloomy"
+        r"|dull (?:sky|day|light|morning|afternoon)|flat light|leaden",
         "overcast; grey cloudy sky; dull flat light",
     ),
     _c("weather", "fog", r"fog\w*|mist[a-z]*(?! of)|haz[ey](?! of)", "fog; misty morning; thick haze"),
@@ -352,7 +378,8 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "placement",
         "distant",
-        r"from (?:a|the) distance|in the distance|distant|far away|from afar|far off|skyline|across the (?:river|bay|city|valley|park|harbour|harbor|water|field)s?"
+        r"from (?:a|the) distance|in the distance|distant|far away|from afar|far off|skyline"
+        r"|across the (?:river|bay|city|valley|park|harbour|harbor|water|field)s?"
         r"|extreme wide|establishing|long shot|far shot",
         "seen from a distance; far away on the skyline; from across the river; extreme wide establishing shot",
     ),
@@ -372,28 +399,33 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "dust",
         "light",
-        r"(?:light|little|thin|faint|minimal|a bit of|some wisps of|wispy|slight|small|modest|puffs? of) (?:\w+ )?(?:dust|smoke)"
+        r"(?:light|little|thin|faint|minimal|a bit of|some wisps of|wispy|slight|small|modest|puffs? of"
+        r"|barely any|hardly any|not much|a touch of) (?:\w+ )?(?:dust|smoke)"
         r"|(?:dust|smoke) (?:is )?(?:light|minimal|thin)",
         "light dust; a little dust; a thin haze of dust; wisps of dust",
     ),
     _c(
         "dust",
         "normal",
-        r"(?:some|moderate|medium|normal|usual) (?:\w+ )?dust|dust (?:cloud|rises|plume)",
+        r"(?:some|moderate|medium|normal|usual|average) (?:amount of |level of )?(?:dust|smoke)",
         "some dust; a moderate dust cloud",
     ),
     _c(
         "dust",
         "heavy",
-        r"(?:heavy|heaps of|lots of|thick|dense|huge|massive|enormous|big|giant|great|billowing|choking|tons of|plenty of)"
-        r" (?:\w+ )?(?:dust|smoke)|(?:dust|smoke) (?:\w+ )?(?:billows|billowing|everywhere)|dusty|plumes? of (?:dust|smoke)",
+        r"(?:heavy|heaps of|lots of|loads of|thick|dense|huge|massive|enormous|big|giant|great|billowing"
+        r"|choking|tons of|plenty of|vast|towering|immense|mushrooming|boiling)"
+        r" (?:\w+ )?(?:dust|smoke|cloud|plume|clouds|plumes)"
+        r"|(?:dust|smoke) (?:\w+ )?(?:billows|billowing|everywhere)|dusty|plumes? of (?:dust|smoke)",
         "heavy dust; a huge billowing dust cloud; thick choking dust; massive plumes of dust",
     ),
     _c(
         "dust",
         "engulfing",
-        r"engulf\w*|swallow\w*|blots? out|wall of (?:dust|smoke)|(?:dust|smoke) (?:\w+ ){0,2}(?:fills|floods|rolls|races|surges|sweeps|roars)"
-        r"|(?:fills|floods) the (?:street|frame|screen|block)|(?:white|brown|grey|gray) ?- ?out|pyroclastic|tidal wave of",
+        r"engulf\w*|swallow\w*|blots? out|wall of (?:dust|smoke)"
+        r"|(?:dust|smoke) (?:\w+ ){0,2}(?:fills|floods|rolls|races|surges|sweeps|roars)"
+        r"|(?:fills|floods) the (?:street|frame|screen|block)|(?:white|brown|grey|gray) ?- ?out|pyroclastic"
+        r"|tidal wave of",
         "the dust engulfs the street; a wall of dust swallows everything; the dust cloud rolls down the street"
         " and fills the frame",
     ),
@@ -407,7 +439,8 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "lens",
         "wide",
-        r"wide(?: - ?angle)?(?= (?:lens|shot|angle|frame|framing|view|establishing|master|of|on)\b| ?[,.;:!]|$)|wide - ?angle|(?:very|super|go|on the|in a) wide",
+        r"wide(?: - ?angle)?(?= (?:lens|shot|angle|frame|framing|view|establishing|master|of|on)\b| ?[,.;:!]|$)"
+        r"|wide - ?angle|(?:very|super|go|on the|in a) wide",
         "wide angle lens; a wide shot",
     ),
     _c("lens", "normal", r"normal lens|standard lens|natural perspective", "normal lens; standard lens"),

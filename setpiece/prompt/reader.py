@@ -42,7 +42,11 @@ GENERIC = frozenset(
 MODEL_THRESHOLD = 0.62  # cosine similarity a phrase needs to count as a paraphrase
 MODEL_MARGIN = 0.05  # over the best other value of the same slot
 MAX_GRAM = 5
-WARN_SLOTS = ("kind", "mode", "side", "material", "time", "weather", "placement", "dust", "lens")
+WARN_SLOTS = ("kind", "mode", "side", "material", "time", "weather", "dust", "lens")
+# placements that only say how far: they scale the distance of a placement that says where
+DISTANCE_ONLY = ("distant", "close")
+LEVEL = {"street level": "ground", "across the street": "ground", "low angle": "ground", "rooftop": "high"}
+LEVEL |= {"high angle": "high", "aerial": "air", "drone": "air", "helicopter": "air"}
 # times that agree with each other: the most specific one wins without a warning
 TIME_GROUPS = ({"dawn", "sunrise", "morning", "day", "golden hour"}, {"golden hour", "sunset", "dusk", "evening"})
 TIME_GROUPS += ({"day", "noon", "afternoon", "morning", "golden hour"}, {"dusk", "evening", "night"})
@@ -228,9 +232,7 @@ def _pick(state: _State, slot: str) -> Found | None:
     if slot == "time":
         others = [f for f in others if not any({f.value, best.value} <= group for group in TIME_GROUPS)]
     if others and slot in WARN_SLOTS:
-        state.warnings.append(
-            f"both '{state.words(best)}' and '{state.words(others[0])}' ({slot}): using {best.value}"
-        )
+        state.warnings.append(f"both '{state.words(best)}' and '{state.words(others[0])}' ({slot}): using {best.value}")
     return best
 
 
@@ -384,19 +386,35 @@ def _apply_camera(state: _State) -> None:
         _set(state, "camera.focal_length", float(lens_mm.value), lens_mm)
     elif lens:
         _set(state, "camera.focal_length", lexicon.LENSES[lens.value], lens)
-    place, distance, height = _pick(state, "placement"), _pick(state, "distance"), _pick(state, "camera_height")
-    if not (place or distance or height):
+    place, scale = _pick_placement(state)
+    distance, height = _pick(state, "distance"), _pick(state, "camera_height")
+    if not (place or scale or distance or height):
         return
     spot = lexicon.PLACEMENTS[place.value] if place else lexicon.Placement(1.7, None)
-    dist = distance.value if distance else spot.distance or _framing_distance(state.data) * spot.distance_scale
+    scale_by = lexicon.PLACEMENTS[scale.value].distance_scale if scale else spot.distance_scale
+    dist = distance.value if distance else spot.distance or _framing_distance(state.data) * scale_by
     z = height.value if height else spot.height
     direction = np.array([0.75, -1.0]) / np.linalg.norm([0.75, -1.0])  # the automatic framing's side
     x, y = (direction * dist).round(1)
-    words = ", ".join(state.words(f) for f in (place, distance, height) if f)
-    conf = min(f.confidence for f in (place, distance, height) if f)
+    used = [f for f in (place, scale, distance, height) if f]
+    words = ", ".join(state.words(f) for f in used)
+    conf = min(f.confidence for f in used)
     _set(state, "camera.position", (float(x), float(y), round(float(z), 1)), words, conf)
     if c.get("target") is None:
         state.data["camera"]["target"] = None  # make_camera aims at the building
+
+
+def _pick_placement(state: _State) -> tuple[Found | None, Found | None]:
+    """Where the camera is (street, roof, air) and, apart, a 'distant' or 'close' that scales its distance."""
+    found = sorted(state.found.get("placement", []), key=lambda f: (f.source == "model", f.first))
+    where = [f for f in found if f.value not in DISTANCE_ONLY]
+    scale = next((f for f in found if f.value in DISTANCE_ONLY), None)
+    clash = next((f for f in where[1:] if LEVEL[f.value] != LEVEL[where[0].value]), None) if where else None
+    if clash and clash.source == where[0].source:
+        state.warnings.append(
+            f"both '{state.words(where[0])}' and '{state.words(clash)}' (camera): using {where[0].value}"
+        )
+    return (where[0] if where else None), scale
 
 
 def _framing_distance(data: dict) -> float:

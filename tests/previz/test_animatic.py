@@ -74,8 +74,10 @@ def test_placeholder_board_draws_the_framing():
     assert wide.shape == close.shape == (90, 160, 3)
     # the CU frame line sits well inside the picture, the EWS one at its edge
     row = 40
+
     def bright(img):
         return [x for x in range(160) if img[row, x].min() > 200]
+
     assert min(bright(close)) > 40 and min(bright(wide)) < 10
 
 
