@@ -26,20 +26,25 @@ from setpiece.prompt.lexicon import CONCEPTS, Concept
 from setpiece.prompt.text import PromptText
 from setpiece.spec import ShotSpec, spec_from_dict
 
+# function words: a phrase for the model never starts or ends on one
 STOPWORDS = frozenset(
     """a an the and or but of to in on at by for from with as is are was were be been being it its it's this that
     these those then than there their they them we us our you your he she his her i me my so very just into onto
-    over under up down out off about while when where which who whom what whose all any some each every both
-    one ones slowly suddenly finally shot camera frame building buildings structure whole entire seen see we're
-    watch watching view looks look like begins starts start begin next now""".split()
+    under about while when where which who whom what whose all any some each every both ones""".split()
+)
+# also left out of the 'words not used' list: they carry nothing a spec could hold
+QUIET = STOPWORDS | frozenset(
+    """one slowly suddenly finally shot camera frame building buildings structure whole entire seen see we're
+    watch watching view looks look like begins starts start begin next now up down out off over""".split()
 )
 # words that name the subject or the action generally and carry no slot on their own
 GENERIC = frozenset(
     """collapse collapses collapsing collapsed falls fall falling fell comes come coming came goes go going down
     demolition demolished demolish building block tower structure shot camera frame footage scene street city
-    int ext cut dust smoke debris""".split()
+    int ext cut dust smoke debris town sky lens cloud clouds sun light air side way top bottom wall roof""".split()
 )
 MODEL_THRESHOLD = 0.62  # cosine similarity a phrase needs to count as a paraphrase
+WORD_THRESHOLD = 0.75  # a single word needs more: alone it often half-matches a phrase ("town" ~ "town hall")
 MODEL_MARGIN = 0.05  # over the best other value of the same slot
 MAX_GRAM = 5
 WARN_SLOTS = ("kind", "mode", "side", "material", "time", "weather", "dust", "lens")
@@ -113,7 +118,7 @@ def read_prompt(text: str, base: ShotSpec | None = None) -> PromptReading:
     unused = tuple(
         state.text.prompt[t.start : t.end]
         for t in state.text.tokens
-        if t.is_word and not t.used and t.text not in STOPWORDS
+        if t.is_word and not t.used and t.text not in QUIET
     )
     return PromptReading(spec, tuple(state.rows), unused, tuple(state.warnings), encoder is not None)
 
@@ -173,7 +178,8 @@ def _read_paraphrases(state: _State, encoder: Encoder) -> None:
             best = _best_per_value(sims[g, cols], [_PHRASES[i][0].value for i in cols])
             (value, sim), *rest = best
             runner_up = rest[0][1] if rest else -1.0
-            if sim >= MODEL_THRESHOLD and sim - runner_up >= MODEL_MARGIN:
+            threshold = WORD_THRESHOLD if first == last else MODEL_THRESHOLD
+            if sim >= threshold and sim - runner_up >= MODEL_MARGIN:
                 candidates.append((sim, first, last, slot, value))
     taken: set[str] = set()
     for sim, first, last, slot, value in sorted(candidates, key=lambda c: (-c[0], c[1])):
