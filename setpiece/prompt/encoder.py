@@ -45,18 +45,15 @@ class Encoder:
             if k.endswith("dense.weight") or k.endswith(("query.weight", "key.weight", "value.weight"))
         ]:
             self.w[key] = np.ascontiguousarray(self.w[key].T)
-        self._cache: dict[str, np.ndarray] = {}
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """(len(texts), 384) unit vectors; repeated texts come from a cache."""
-        missing = sorted(dict.fromkeys(t for t in texts if t not in self._cache), key=len)
-        for start in range(0, len(missing), BATCH):  # similar lengths together: little padding
-            chunk = missing[start : start + BATCH]
-            for text, vec in zip(chunk, self._forward(chunk)):
-                self._cache[text] = vec
-        if not texts:
-            return np.zeros((0, self.w["embeddings.word_embeddings.weight"].shape[1]), np.float32)
-        return np.stack([self._cache[t] for t in texts])
+        """(len(texts), 384) unit vectors."""
+        out = np.zeros((len(texts), self.w["embeddings.word_embeddings.weight"].shape[1]), np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), BATCH):  # similar lengths together: little padding
+            chunk = order[start : start + BATCH]
+            out[chunk] = self._forward([texts[i] for i in chunk])
+        return out
 
     def _forward(self, texts: list[str]) -> np.ndarray:
         from threadpoolctl import threadpool_limits

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -167,7 +168,7 @@ def _read_paraphrases(state: _State, encoder: Encoder) -> None:
     grams = [g for g in _grams(state.text) if g]
     if not grams or not open_slots:
         return
-    phrase_vecs = encoder.encode([p for _, p in _PHRASES])
+    phrase_vecs = _phrase_vectors(encoder)
     gram_vecs = encoder.encode([state.text.words(a, b).lower() for a, b in grams])
     sims = gram_vecs @ phrase_vecs.T  # (grams, phrases)
     slots = np.array([c.slot for c, _ in _PHRASES])
@@ -188,6 +189,12 @@ def _read_paraphrases(state: _State, encoder: Encoder) -> None:
         taken.add(slot)
         state.text.claim(first, last)
         state.add(Found(slot, value, first, last, round(float(sim), 2), "model"))
+
+
+@lru_cache(maxsize=1)
+def _phrase_vectors(encoder: Encoder) -> np.ndarray:
+    """The lexicon's example phrases, embedded once per process (part of the first load)."""
+    return encoder.encode([p for _, p in _PHRASES])
 
 
 def _best_per_value(sims: np.ndarray, values: list[str]) -> list[tuple[str, float]]:
