@@ -69,6 +69,31 @@ def _fps(text: PromptText) -> list[Found]:
     return out
 
 
+# clock hour -> time-of-day preset (a mid-latitude day)
+HOURS = {5: "dawn", 6: "sunrise", 11: "noon", 12: "noon", 13: "noon", 17: "golden hour", 18: "golden hour"}
+HOURS |= {19: "sunset", 20: "dusk"} | {h: "morning" for h in range(7, 11)} | {h: "afternoon" for h in (14, 15, 16)}
+
+
+def _clock(text: PromptText) -> list[Found]:
+    """'at 7pm', '6:30 a.m.', '0500 hours' -> a time-of-day preset."""
+    out = []
+    pattern = rf"(?:at |around |about )?{N}(?: : (\d\d))? ?(am|pm|a \. m \.?|p \. m \.?|o'clock|hours|hrs)"
+    for m, first, last in text.find(_rx(pattern), claim=False):
+        hour = int(float(m[1]))
+        if m[3] in ("hours", "hrs") and hour >= 100:
+            hour //= 100  # "0500 hours"
+        if m[3] == "o'clock" and 1 <= hour <= 6:
+            hour += 12  # "at 3 o'clock": a shooting day, not the small hours
+        if m[3].startswith("p") and hour < 12:
+            hour += 12
+        elif m[3].startswith("a") and hour == 12:
+            hour = 0
+        if 0 <= hour <= 24:
+            text.claim(first, last)
+            out.append(Found("time", HOURS.get(hour % 24, "night"), first, last, 0.9, "keyword"))
+    return out
+
+
 def _trigger_time(text: PromptText) -> list[Found]:
     out = []
     for pattern in (
@@ -211,4 +236,4 @@ def read_height_classes(text: PromptText) -> list[Found]:
     return out
 
 
-RULES = (_fps, _trigger_time, _duration, _lens, _sizes, _heights, _distance, _storeys)
+RULES = (_fps, _clock, _trigger_time, _duration, _lens, _sizes, _heights, _distance, _storeys)

@@ -227,7 +227,10 @@ CONCEPTS: tuple[Concept, ...] = (
         r"implo\w*|straight down|vertically|into (?:its|their) (?:own )?footprints?|pancake\w*"
         r"|in on (?:itself|themselves)|into (?:itself|themselves)|drops? down|sinks?"
         r"|(?:comes|coming|came) straight down"
-        r"|inwards?|(?:falls?|collapses?|drops?|crumbles?) straight|folds? (?:down|up|in)",
+        r"|inwards?|(?:falls?|collapses?|drops?|crumbles?) straight|folds? (?:down|up|in)"
+        r"|into (?:its|the|their) (?:own )?(?:basements?|foundations|cellars?|footprints?)"
+        r"|like a (?:stone|lift|elevator)"
+        r"|vertical collapse|progressive collapse|concertina\w*|telescop\w*",
         "implodes; collapses straight down; falls into its own footprint; pancakes floor by floor;"
         " drops vertically; caves in on itself",
     ),

@@ -44,6 +44,7 @@ GENERIC = frozenset(
     demolition demolished demolish building block tower structure shot camera frame footage scene street city
     int ext cut dust smoke debris town sky lens cloud clouds sun light air side way top bottom wall roof""".split()
 )
+DUST_WORDS = frozenset("dust smoke cloud clouds debris grit rubble plume plumes haze".split())
 MODEL_THRESHOLD = 0.62  # cosine similarity a phrase needs to count as a paraphrase
 WORD_THRESHOLD = 0.75  # a single word needs more: alone it often half-matches a phrase ("town" ~ "town hall")
 MODEL_MARGIN = 0.05  # over the best other value of the same slot
@@ -145,11 +146,20 @@ def _read_keywords(state: _State) -> None:
     for _, first, _, last, concept in sorted(hits, key=lambda h: h[:3]):
         if any(t.used for t in state.text.tokens[first : last + 1]):
             continue
+        if concept.slot == "side" and _about_dust(state.text, first):
+            continue  # "dust races toward camera": where the dust goes, not the building
         state.text.claim(first, last)
         value = concept.value
         if concept.slot == "kind" and value == "charges" and _negated(state.text, first):
             value = "supports"  # "no explosives": the supports are cut
         state.add(Found(concept.slot, value, first, last, 0.95, "keyword"))
+
+
+def _about_dust(text: PromptText, first: int) -> bool:
+    before = [t.text for t in text.tokens[max(0, first - 4) : first]]
+    while any(w in (";", ".", "!", "?", ",") for w in before):  # only within the clause
+        before = before[1:]
+    return any(w in DUST_WORDS for w in before)
 
 
 def _negated(text: PromptText, first: int) -> bool:
