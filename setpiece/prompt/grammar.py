@@ -130,6 +130,7 @@ def _lens(text: PromptText) -> list[Found]:
     for pattern in (
         rf"{N} ?(?:mm|millimet(?:er|re)s?)(?: (?:lens|prime|focal length))?(?! (?:film|stock|format|print|camera))",
         rf"(?:a|on a|with a|through a) {N} (?:lens|prime)",
+        rf"(?:on|with|through) an? {N}(?= ?[,.;:!)]|$)",  # "shot on a 50." (a lens, by film habit)
         rf"focal length (?:of )?{N}",
     ):
         for m, first, last in text.find(_rx(pattern)):

@@ -361,7 +361,8 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "placement",
         "rooftop",
-        r"roof ?tops?|from a roof|neighbouring roof|neighboring roof|from the roof|balcony|window opposite",
+        r"roof ?tops?|(?:from|on|off) (?:a|the) roof|roof of|neighbouring roof|neighboring roof|balcony|window opposite"
+        r"|(?:upper|upstairs|top - ?floor) windows?|window of a (?:flat|building|house|block)",
         "from a neighbouring rooftop; from a nearby roof; from an upper window",
     ),
     _c(

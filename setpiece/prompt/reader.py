@@ -52,8 +52,11 @@ MAX_GRAM = 5
 WARN_SLOTS = ("kind", "mode", "side", "material", "time", "weather", "dust", "lens")
 # placements that only say how far: they scale the distance of a placement that says where
 DISTANCE_ONLY = ("distant", "close")
-LEVEL = {"street level": "ground", "across the street": "ground", "low angle": "ground", "rooftop": "high"}
-LEVEL |= {"high angle": "high", "aerial": "air", "drone": "air", "helicopter": "air"}
+# placement -> (level, how specific): placements on one level agree, and the more specific one wins
+# ("on the ground ... looking up" is a low angle); a roof or crane across the street is high
+PLACE_LEVEL = {"street level": ("ground", 0), "across the street": ("ground", 1), "low angle": ("ground", 2)}
+PLACE_LEVEL |= {"high angle": ("high", 1), "rooftop": ("high", 2)}
+PLACE_LEVEL |= {"aerial": ("air", 1), "drone": ("air", 2), "helicopter": ("air", 2)}
 # times that agree with each other: the most specific one wins without a warning
 TIME_GROUPS = ({"dawn", "sunrise", "morning", "day", "golden hour"}, {"golden hour", "sunset", "dusk", "evening"})
 TIME_GROUPS += ({"day", "noon", "afternoon", "morning", "golden hour"}, {"dusk", "evening", "night"})
@@ -409,13 +412,13 @@ def _apply_camera(state: _State) -> None:
         _set(state, "camera.focal_length", float(lens_mm.value), lens_mm)
     elif lens:
         _set(state, "camera.focal_length", lexicon.LENSES[lens.value], lens)
-    place, scale = _pick_placement(state)
+    place, scale, across = _pick_placement(state)
     distance, height = _pick(state, "distance"), _pick(state, "camera_height")
     if not (place or scale or distance or height):
         return
     spot = lexicon.PLACEMENTS[place.value] if place else lexicon.Placement(1.7, None)
     scale_by = lexicon.PLACEMENTS[scale.value].distance_scale if scale else spot.distance_scale
-    dist = distance.value if distance else spot.distance or _framing_distance(state.data) * scale_by
+    dist = distance.value if distance else spot.distance or across or _framing_distance(state.data) * scale_by
     z = height.value if height else spot.height
     direction = np.array([0.75, -1.0]) / np.linalg.norm([0.75, -1.0])  # the automatic framing's side
     x, y = (direction * dist).round(1)
@@ -427,17 +430,24 @@ def _apply_camera(state: _State) -> None:
         state.data["camera"]["target"] = None  # make_camera aims at the building
 
 
-def _pick_placement(state: _State) -> tuple[Found | None, Found | None]:
-    """Where the camera is (street, roof, air) and, apart, a 'distant' or 'close' that scales its distance."""
+def _pick_placement(state: _State) -> tuple[Found | None, Found | None, float | None]:
+    """Where the camera is (street, roof, air), a 'distant' or 'close' that scales its distance, and a
+    distance implied by 'across the street' when the camera is up on a roof over there."""
     found = sorted(state.found.get("placement", []), key=lambda f: (f.source == "model", f.first))
     where = [f for f in found if f.value not in DISTANCE_ONLY]
     scale = next((f for f in found if f.value in DISTANCE_ONLY), None)
-    clash = next((f for f in where[1:] if LEVEL[f.value] != LEVEL[where[0].value]), None) if where else None
-    if clash and clash.source == where[0].source:
-        state.warnings.append(
-            f"both '{state.words(where[0])}' and '{state.words(clash)}' (camera): using {where[0].value}"
-        )
-    return (where[0] if where else None), scale
+    if not where:
+        return None, scale, None
+    best = where[0]
+    for f in where[1:]:
+        (level, rank), (best_level, best_rank) = PLACE_LEVEL[f.value], PLACE_LEVEL[best.value]
+        agree = level == best_level or "across the street" in (f.value, best.value) and "air" not in (level, best_level)
+        if not agree and f.source == best.source:
+            state.warnings.append(f"both '{state.words(best)}' and '{state.words(f)}' (camera): using {best.value}")
+        elif agree and (level != "ground") > (best_level != "ground") or (level == best_level and rank > best_rank):
+            best = f
+    across = any(f.value == "across the street" for f in where) and best.value != "across the street"
+    return best, scale, lexicon.PLACEMENTS["across the street"].distance if across else None
 
 
 def _framing_distance(data: dict) -> float:
