@@ -213,6 +213,9 @@ def _storeys(text: PromptText) -> list[Found]:
         n = int(float(m[2]))
         if m[1] in ("bottom", "first", "lower", "lowest"):
             out.append(Found("trigger_floors", tuple(range(n)), first, last, 0.9, "grammar"))
+    plural = r"(?:floors|storeys|stories|levels|floor count|number of (?:floors|storeys|stories))"
+    for m, first, last in text.find(_rx(rf"{plural} ?(?::|=|of|is)? ?{N}")):
+        out.append(Found("floors", float(m[1]), first, last, 1.0, "grammar"))  # "floors: 12"
     pattern = rf"{N} ?(?:- )?{STOREYS}(?: (?:tall|high|building|of))?"
     for m, first, last in text.find(_rx(pattern)):
         out.append(Found("floors", float(m[1]), first, last, 1.0, "grammar"))

@@ -121,19 +121,20 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "material",
         "concrete",
-        r"(?:reinforced |pre - ?cast |precast |poured )?concrete|brutalist|ferro - ?concrete",
+        r"(?:reinforced |pre - ?cast |precast |poured )?concrete|brutalist|ferro - ?concrete|cinder - ?blocks?"
+        r"|breeze - ?blocks?|pre - ?fab\w*|cement",
         "concrete; reinforced concrete; precast concrete panels; brutalist concrete slab block; cast in place concrete",
     ),
     _c(
         "material",
         "brick",
-        r"(?:red |yellow |victorian )?bricks?|brick - ?built|brickwork|red - brick",
+        r"(?:red |yellow |victorian )?bricks?|brick - ?built|brickwork|red - brick|masonry|terra - ?cotta",
         "brick; red brick; brickwork; built of bricks; victorian red brick walls",
     ),
     _c(
         "material",
         "sandstone",
-        r"sandstone|limestone|granite|stone - ?built|ashlar|(?:dressed |cut |grey |gray )?stone(?! cold| \' s)",
+        r"sandstone|limestone|granite|marble|brownstone|stone - ?built|ashlar|(?:dressed |cut |grey |gray )?stone(?! cold| \' s)",
         "sandstone; stone; limestone facade; granite blocks; carved stone masonry",
     ),
     # --- building type (implies material, floors, footprint) ---
@@ -295,7 +296,8 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "time",
         "noon",
-        r"noon|midday|mid - ?day|high sun|overhead sun|harsh sun|sun (?:directly )?overhead",
+        r"noon|midday|mid - ?day|high sun|overhead sun|harsh sun|sun (?:directly )?overhead|middle of the day"
+        r"|sun (?:\w+ )?high|lunch - ?time",
         "noon; midday sun; harsh overhead sunlight",
     ),
     _c("time", "day", r"day|daytime|daylight|broad daylight", "daytime; broad daylight"),
@@ -303,7 +305,7 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "time",
         "golden hour",
-        r"golden hour|magic hour|golden light|late light|low sun|warm (?:late )?light",
+        r"golden hour|magic hour|golden light|late light|low sun|warm (?:late )?light|late in the day",
         "golden hour; magic hour; warm low golden sunlight",
     ),
     _c(
@@ -342,7 +344,7 @@ CONCEPTS: tuple[Concept, ...] = (
         "placement",
         "street level",
         r"street - ?level|eye - ?level|ground - ?level|on the ground|at ground level|from the street|pavement|sidewalk"
-        r"|handheld|hand - ?held",
+        r"|handheld|hand - ?held|(?:head|chest|waist|shoulder|pavement|sidewalk) height|from the ground|tripod",
         "at street level; eye-level camera; from the pavement; a handheld camera on the sidewalk",
     ),
     _c(
@@ -417,10 +419,11 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "dust",
         "heavy",
-        r"(?:heavy|heaps of|lots of|loads of|thick|dense|huge|massive|enormous|big|giant|great|billowing"
+        r"(?:heavy|heaps of|lots of|loads of|thick|dense|huge|massive|enormous|big|giant|great|billowing|a lot of"
         r"|choking|tons of|plenty of|vast|towering|immense|mushrooming|boiling)"
-        r" (?:\w+ )?(?:dust|smoke|cloud|plume|clouds|plumes)"
-        r"|(?:dust|smoke) (?:\w+ )?(?:billows|billowing|everywhere)|dusty|plumes? of (?:dust|smoke)",
+        r" (?:(?!wall|tide|wave)\w+ ){0,2}(?:dust|smoke|cloud|plume|clouds|plumes)"
+        r"|(?:dust|smoke) (?:\w+ )?(?:billows|billowing|everywhere)|dusty|plumes? of (?:dust|smoke)"
+        r"|(?:dust|smoke)(?: :| is| level| amount)? (?:heavy|thick|high|lots|a lot|maximum|max)",
         "heavy dust; a huge billowing dust cloud; thick choking dust; massive plumes of dust",
     ),
     _c(
@@ -428,7 +431,7 @@ CONCEPTS: tuple[Concept, ...] = (
         "engulfing",
         r"engulf\w*|swallow\w*|blots? out|wall of (?:dust|smoke)"
         r"|(?:dust|smoke) (?:\w+ ){0,2}(?:fills|floods|rolls|races|surges|sweeps|roars)"
-        r"|(?:fills|floods) the (?:street|frame|screen|block)|(?:white|brown|grey|gray) ?- ?out|pyroclastic"
+        r"|(?:fills|floods) the (?:street|frame|screen|block)|(?:disappears|vanishes|lost|buried) (?:in|under) (?:the |a )?dust|(?:white|brown|grey|gray) ?- ?out|pyroclastic"
         r"|tidal wave of",
         "the dust engulfs the street; a wall of dust swallows everything; the dust cloud rolls down the street"
         " and fills the frame",

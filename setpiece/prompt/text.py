@@ -38,9 +38,8 @@ class PromptText:
 
     def __init__(self, prompt: str):
         self.prompt = prompt
-        self.tokens = _merge_numbers(
-            [Token(m[0].lower().replace("’", "'"), m.start(), m.end()) for m in _TOKEN.finditer(prompt)]
-        )
+        tokens = [Token(m[0].lower().replace("’", "'"), m.start(), m.end()) for m in _TOKEN.finditer(prompt)]
+        self.tokens = _add_halves(_merge_numbers(tokens))
         self.canon = ""
         self._token_at: list[int] = []  # canonical character -> token index
         for i, token in enumerate(self.tokens):
@@ -115,6 +114,21 @@ def _merge_numbers(tokens: list[Token]) -> list[Token]:
             j -= 1
         if j > i:
             i = j
+            continue
+        out.append(t)
+        i += 1
+    return out
+
+
+def _add_halves(tokens: list[Token]) -> list[Token]:
+    """'two and a half' -> 2.5."""
+    out: list[Token] = []
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        if t.value is not None and [x.text for x in tokens[i + 1 : i + 4]] == ["and", "a", "half"]:
+            out.append(_number([t, tokens[i + 3]], t.value + 0.5))
+            i += 4
             continue
         out.append(t)
         i += 1
