@@ -134,7 +134,8 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "material",
         "sandstone",
-        r"sandstone|limestone|granite|marble|brownstone|stone - ?built|ashlar|(?:dressed |cut |grey |gray )?stone(?! cold| \' s)",
+        r"sandstone|limestone|granite|marble|brownstone|stone - ?built|ashlar|(?:dressed |cut |grey "
+        r"|gray )?stone(?! cold| \' s)",
         "sandstone; stone; limestone facade; granite blocks; carved stone masonry",
     ),
     # --- building type (implies material, floors, footprint) ---
@@ -431,7 +432,8 @@ CONCEPTS: tuple[Concept, ...] = (
         "engulfing",
         r"engulf\w*|swallow\w*|blots? out|wall of (?:dust|smoke)"
         r"|(?:dust|smoke) (?:\w+ ){0,2}(?:fills|floods|rolls|races|surges|sweeps|roars)"
-        r"|(?:fills|floods) the (?:street|frame|screen|block)|(?:disappears|vanishes|lost|buried) (?:in|under) (?:the |a )?dust|(?:white|brown|grey|gray) ?- ?out|pyroclastic"
+        r"|(?:fills|floods) the (?:street|frame|screen|block)|(?:disappears|vanishes|lost|buried) (?:in"
+        r"|under) (?:the |a )?dust|(?:white|brown|grey|gray) ?- ?out|pyroclastic"
         r"|tidal wave of",
         "the dust engulfs the street; a wall of dust swallows everything; the dust cloud rolls down the street"
         " and fills the frame",
