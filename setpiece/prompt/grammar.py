@@ -94,6 +94,21 @@ def _clock(text: PromptText) -> list[Found]:
     return out
 
 
+def _explicit(text: PromptText) -> list[Found]:
+    """Fields named with a number: 'sun elevation 20 degrees', 'camera height 3 m', 'dust amount 3'."""
+    out = []
+    sun = rf"(?:sun|sun elevation|sun angle|sun height|elevation)(?: of| at| is| :| =)? ?{N} ?(?:°|degrees?|deg)"
+    for pattern in (sun, rf"{N} ?(?:°|degrees?|deg) (?:sun|elevation|sun elevation|above the horizon)"):
+        for m, first, last in text.find(_rx(pattern)):
+            out.append(Found("sun_elevation", float(m[1]), first, last, 1.0, "grammar"))
+    camera = rf"camera (?:height|altitude|elevation|z)(?: of| at| is| :| =)? ?{N} ?{UNIT}?"
+    for m, first, last in text.find(_rx(camera)):
+        out.append(Found("camera_height", metres(float(m[1]), m[2] or "m"), first, last, 1.0, "grammar"))
+    for m, first, last in text.find(_rx(rf"(?:dust|smoke) (?:amount|level|density)(?: of| at| is| :| =)? ?{N}")):
+        out.append(Found("dust_amount", float(m[1]), first, last, 1.0, "grammar"))
+    return out
+
+
 def _trigger_time(text: PromptText) -> list[Found]:
     out = []
     for pattern in (
@@ -240,4 +255,4 @@ def read_height_classes(text: PromptText) -> list[Found]:
     return out
 
 
-RULES = (_fps, _clock, _trigger_time, _duration, _lens, _sizes, _heights, _distance, _storeys)
+RULES = (_fps, _explicit, _clock, _trigger_time, _duration, _lens, _sizes, _heights, _distance, _storeys)

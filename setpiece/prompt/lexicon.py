@@ -260,7 +260,9 @@ CONCEPTS: tuple[Concept, ...] = (
         "side",
         "left",
         r"(?<!all )(?<!is )(?<!are )(?<!was )(?<!were )(?<!be )(?<!been )(?<!nothing )(?<!has )(?<!have )(?<!had )"
-        r"(?<!only )left(?:ward|wards)?(?! (?:standing|behind|over|intact|alone|of the camera|in frame))",
+        r"(?<!only )(?<!they )(?<!\bwho )(?<!\bwe )(?<!crew )(?<!\bhe )(?<!\bshe )"
+        r"left(?:ward|wards)?(?! (?:standing|behind|over|intact|alone|of the camera|in frame|the|a|an|it|them|us|town"
+        r"|home|after|before|when|to (?:do|be|stand|fall|collapse))(?!\S))",
     ),
     _c(
         "side",
@@ -268,14 +270,16 @@ CONCEPTS: tuple[Concept, ...] = (
         r"(?:to|towards?|toward|on|onto) (?:the |its |their )?right(?: - ?hand)?(?: side)?|right - ?hand|rightwards?"
         r"|right (?:side|supports|columns|wall|corner|flank|edge)|(?<=and )right|(?<=or )right"
         r"|(?<!all )right(?! (?:away|now|before|after|as|on|at|into|in|through|there|here|then|when"
-        r"|up|off|behind|next|above|below|over|across|under|of the camera|in frame|down|along|beside|by))",
+        r"|up|off|behind|next|above|below|over|across|under|of the camera|in frame|down|along|beside|by"
+        r"|moment|time|angle|place|way|amount|spot|mood|outside|inside|enough|lens|light|onto|toward|towards|upon)"
+        r"(?!\S))",
     ),
     _c(
         "side",
         "front",
         r"forwards?|towards? (?:the )?(?:camera|us|lens|viewer|audience|foreground|street|road)"
         r"|at (?:the )?(?:camera|lens)"
-        r"|into the (?:street|road)|onto the (?:street|road)"
+        r"|into the (?:street|road)|onto the (?:street|road)|(?:onto|on top of|over) (?:the )?(?:camera|us|lens)"
         r"|(?:front|forward) (?:side|supports|columns|wall|face|facade)"
         r"|to the front|on ?to us|face - ?first|face down|nose - ?first",
     ),

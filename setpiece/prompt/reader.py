@@ -283,6 +283,7 @@ def _set(state: _State, path: str, value: Any, source: Found | str, confidence: 
     state.data[section][name] = value
     words = source if isinstance(source, str) else state.words(source)
     conf = confidence if confidence is not None else (source.confidence if isinstance(source, Found) else 0.6)
+    state.rows[:] = [r for r in state.rows if r.field != path]  # a later, more explicit reading replaces it
     state.rows.append(Row(path, value, words, round(conf, 2)))
     return value
 
@@ -373,8 +374,14 @@ def _apply_trigger(state: _State) -> None:
 
 def _apply_light(state: _State) -> None:
     time, weather = _pick(state, "time"), _pick(state, "weather")
-    if not time and not weather:
-        return
+    if time or weather:
+        _apply_light_preset(state, time, weather)
+    elevation = _pick(state, "sun_elevation")
+    if elevation:
+        _set(state, "light.sun_elevation", elevation.value, elevation)
+
+
+def _apply_light_preset(state: _State, time: Found | None, weather: Found | None) -> None:
     base = lexicon.LIGHT_PRESETS[time.value] if time else None
     sky = lexicon.LIGHT_PRESETS[weather.value] if weather else base
     elevation_from = time or weather
@@ -387,9 +394,10 @@ def _apply_light(state: _State) -> None:
 
 
 def _apply_dust(state: _State) -> None:
-    dust = _pick(state, "dust")
-    if dust:
-        amount = _set(state, "dust.amount", lexicon.DUST_AMOUNTS[dust.value], dust)
+    dust, number = _pick(state, "dust"), _pick(state, "dust_amount")
+    if dust or number:
+        amount = number.value if number else lexicon.DUST_AMOUNTS[dust.value]
+        amount = _set(state, "dust.amount", amount, number or dust)
         if (amount > 0) != state.data["dust"]["enabled"]:
             _set(state, "dust.enabled", amount > 0, dust)
 
