@@ -279,7 +279,7 @@ CONCEPTS: tuple[Concept, ...] = (
         "front",
         r"forwards?|towards? (?:the )?(?:camera|us|lens|viewer|audience|foreground|street|road)"
         r"|at (?:the )?(?:camera|lens)"
-        r"|into the (?:street|road)|onto the (?:street|road)|(?:onto|on top of|over) (?:the )?(?:camera|us|lens)"
+        r"|into the (?:street|road)|onto the (?:street|road)|(?:onto|over) (?:the )?(?:camera|us|lens)"
         r"|(?:front|forward) (?:side|supports|columns|wall|face|facade)"
         r"|to the front|on ?to us|face - ?first|face down|nose - ?first",
     ),
