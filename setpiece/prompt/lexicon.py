@@ -249,7 +249,7 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "mode",
         "partial",
-        r"one corner|a corner of|corner (?:\w+ )?(?:gives|collapses|falls|drops|crumbles|shears|sags|slumps|breaks)"
+        r"(?:one|1) (?:\w+ )?corner|a corner of|corner (?:\w+ )?(?:gives|collapses|falls|drops|crumbles|shears|sags|slumps|breaks)"
         r"|partial\w*|partly|(?:part|section|half|wing|chunk|slice) of the (?:building|block|tower|structure|facade)"
         r"|facade (?:peels|falls|slides|sloughs)|rest (?:of it )?(?:stays|remains) standing",
         "one corner collapses; part of the building falls away; a section of the facade gives way;"
@@ -260,6 +260,7 @@ CONCEPTS: tuple[Concept, ...] = (
         "side",
         "left",
         r"(?<!all )(?<!is )(?<!are )(?<!was )(?<!were )(?<!be )(?<!been )(?<!nothing )(?<!has )(?<!have )(?<!had )"
+        r"(?:front|back|rear) - ?left(?: - ?hand)?(?: corner| side)?|"
         r"(?<!only )(?<!they )(?<!\bwho )(?<!\bwe )(?<!crew )(?<!\bhe )(?<!\bshe )"
         r"left(?:ward|wards)?(?! (?:standing|behind|over|intact|alone|of the camera|in frame|the|a|an|it|them|us|town"
         r"|home|after|before|when|to (?:do|be|stand|fall|collapse))(?!\S))",
@@ -267,6 +268,7 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "side",
         "right",
+        r"(?:front|back|rear) - ?right(?: - ?hand)?(?: corner| side)?|"
         r"(?:to|towards?|toward|on|onto) (?:the |its |their )?right(?: - ?hand)?(?: side)?|right - ?hand|rightwards?"
         r"|right (?:side|supports|columns|wall|corner|flank|edge)|(?<=and )right|(?<=or )right"
         r"|(?<!all )right(?! (?:away|now|before|after|as|on|at|into|in|through|there|here|then|when"

@@ -354,6 +354,8 @@ def _apply_trigger(state: _State) -> None:
         _set(state, "trigger.kind", "charges", f"{state.words(mode)} (an implosion is blown)", 0.6)
     if mode:
         _set(state, "trigger.mode", mode.value, mode)
+    elif side and "corner" in state.words(side).lower():
+        _set(state, "trigger.mode", "partial", f"{state.words(side)} (a corner gives)", 0.7)
     elif side:
         _set(state, "trigger.mode", "topple", f"{state.words(side)} (falls to one side)", 0.6)
     if side:
