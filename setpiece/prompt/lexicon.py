@@ -249,7 +249,8 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "mode",
         "partial",
-        r"(?:one|1) (?:\w+ )?corner|a corner of|corner (?:\w+ )?(?:gives|collapses|falls|drops|crumbles|shears|sags|slumps|breaks)"
+        r"(?:one|1) (?:\w+ )?corner|a corner of|corner (?:\w+ )?(?:gives|collapses|falls|drops|crumbles|shears|sags"
+        r"|slumps|breaks)"
         r"|partial\w*|partly|(?:part|section|half|wing|chunk|slice) of the (?:building|block|tower|structure|facade)"
         r"|facade (?:peels|falls|slides|sloughs)|rest (?:of it )?(?:stays|remains) standing",
         "one corner collapses; part of the building falls away; a section of the facade gives way;"
