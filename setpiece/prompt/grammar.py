@@ -94,6 +94,22 @@ def _clock(text: PromptText) -> list[Found]:
     return out
 
 
+ORDINALS = "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth"
+ORDINALS += " fifteenth sixteenth seventeenth eighteenth nineteenth twentieth"
+ORDINAL = {word: i + 1 for i, word in enumerate(ORDINALS.split())}
+
+
+def _camera_floor(text: PromptText) -> list[Found]:
+    """'from the tenth floor of the building opposite': the camera sits at that floor's window."""
+    out = []
+    words = "|".join(ORDINAL)
+    pattern = rf"(?:from|on|at) (?:the |a )?(?:(\d+) (?:st|nd|rd|th)|({words})) (?:floor|storey|story)"
+    for m, first, last in text.find(_rx(pattern)):
+        floor = int(m[1]) if m[1] else ORDINAL[m[2]]
+        out.append(Found("camera_height", round(floor * 3.2 + 1.5, 1), first, last, 0.8, "grammar"))
+    return out
+
+
 def _explicit(text: PromptText) -> list[Found]:
     """Fields named with a number: 'sun elevation 20 degrees', 'camera height 3 m', 'dust amount 3'."""
     out = []
@@ -255,4 +271,4 @@ def read_height_classes(text: PromptText) -> list[Found]:
     return out
 
 
-RULES = (_fps, _explicit, _clock, _trigger_time, _duration, _lens, _sizes, _heights, _distance, _storeys)
+RULES = (_fps, _explicit, _camera_floor, _clock, _trigger_time, _duration, _lens, _sizes, _heights, _distance, _storeys)
