@@ -150,7 +150,7 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "type",
         "office tower",
-        r"office (?:tower|block|building)s?|corporate (?:tower|hq|headquarters)|headquarters",
+        r"office (?:tower|block|building|complex)s?|offices|corporate (?:tower|hq|headquarters)|headquarters",
         "office tower; office block; corporate headquarters; glass office building",
     ),
     _c(
@@ -207,9 +207,9 @@ CONCEPTS: tuple[Concept, ...] = (
         "kind",
         "charges",
         r"charges?|explosives?|explosions?|explod\w*|blast\w*|blow(?:s|n|ing)?(?: up| out| down)?|detonat\w*"
-        r"|dynamite|tnt"
+        r"|dynamit\w*|tnt|thermite|cutting charges"
         r"|bomb\w*|shaped charges?|demolition charges?|controlled demolition|ignit\w*|fires? the charges|boom",
-        "explosive charges go off; the demolition charges detonate; a blast rips through the ground floor;"
+        "explosive charges go off; the charges detonate; a blast rips through the ground floor;"
         " the building is blown up; dynamite",
     ),
     _c(
@@ -217,7 +217,8 @@ CONCEPTS: tuple[Concept, ...] = (
         "supports",
         r"supports?|columns?(?: \w+)? (?:fail|give|buckle|shear|snap|crumble|are cut|cut)|gives? way|giving way"
         r"|gave way|give out|gives out|structural failure|undermined|subsid\w*|foundations?|buckl\w*|wrecking ball"
-        r"|earthquake|knock(?:ed|s|ing)? out|excavators?|diggers?|bulldoz\w*|pulled down|undercut|cables?|high - ?reach"
+        r"|earthquake|let go|lets go|knock(?:ed|s|ing)? out|excavators?|diggers?|bulldoz\w*|pulled down|undercut"
+        r"|cables?|high - ?reach"
         r"|(?:are|is|get|gets|been) cut|sheared|pillars?|load - ?bearing",
         "the supports are cut; the columns give way; structural failure; the foundations fail;"
         " the load-bearing walls buckle; the pillars are knocked out",
@@ -232,7 +233,7 @@ CONCEPTS: tuple[Concept, ...] = (
         r"|inwards?|(?:falls?|collapses?|drops?|crumbles?) straight|folds? (?:down|up|in)"
         r"|into (?:its|the|their) (?:own )?(?:basements?|foundations|cellars?|footprints?)"
         r"|like a (?:stone|lift|elevator)"
-        r"|vertical collapse|progressive collapse|concertina\w*|telescop\w*",
+        r"|vertical collapse|progressive collapse|concertina\w*|telescop\w*|caves? in|caving in|straight - ?down",
         "implodes; collapses straight down; falls into its own footprint; pancakes floor by floor;"
         " drops vertically; caves in on itself",
     ),
@@ -243,7 +244,7 @@ CONCEPTS: tuple[Concept, ...] = (
         r"|pitch(?:es|ed|ing)? over"
         r"|lurch\w*|capsiz\w*|felled"
         r"|falling over|lean\w*|tilt\w*(?! up| down| the camera)|timber|like a (?:felled )?tree|sideways|rolls? over"
-        r"|goes over|keels?",
+        r"|goes over|keels?|folds? over|folding over|sways? and (?:falls|topples|goes)|sway\w*",
         "topples over; tips over sideways; keels over; leans and falls like a felled tree; tilts and crashes over",
     ),
     _c(
@@ -358,7 +359,8 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "placement",
         "low angle",
-        r"low - ?angle|worm's - ?eye|looking up|from below|low to the ground|ground - ?hugging|from the gutter",
+        r"low - ?angle|worm 's - ?eye|looking up|from below|low to the ground|ground - ?hugging|from the gutter"
+        r"|camera (?:is )?(?:placed |set )?low|low camera|from the floor of the street",
         "low angle; worm's-eye view looking up; camera low to the ground",
     ),
     _c(
@@ -378,13 +380,15 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "placement",
         "high angle",
-        r"high - ?angle|from above|overhead|looking down|top - ?down|elevated|crane shot|from a crane|cherry picker",
+        r"high - ?angle|from above|overhead|looking down|top - ?down|elevated|crane(?: shot)?|from a crane"
+        r"|cherry picker"
+        r"|camera (?:is )?(?:placed |set )?high|high camera",
         "high angle looking down; from above; elevated crane shot",
     ),
     _c(
         "placement",
         "aerial",
-        r"aerial|bird's - ?eye|from the air|from the sky|plane|airplane|aircraft",
+        r"aerial|bird 's - ?eye|from the air|from the sky|plane|airplane|aircraft",
         "aerial view; bird's-eye view; seen from the air",
     ),
     _c("placement", "drone", r"drones?|quadcopter|uav", "drone shot; a drone hovering nearby"),
@@ -401,7 +405,7 @@ CONCEPTS: tuple[Concept, ...] = (
         "placement",
         "close",
         r"close - ?up|close to the|up close|at the base|at the foot|right next to|from the foot|tight on",
-        "close up; at the foot of the building; tight on the base",
+        "close-up; right at the foot of it; tight on the base",
     ),
     # --- dust ---
     _c(
@@ -414,7 +418,7 @@ CONCEPTS: tuple[Concept, ...] = (
         "dust",
         "light",
         r"(?:light|little|thin|faint|minimal|a bit of|some wisps of|wispy|slight|small|modest|puffs? of"
-        r"|barely any|hardly any|not much|a touch of) (?:\w+ )?(?:dust|smoke)"
+        r"|barely any|hardly any|not much|a touch of) (?:(?!wall|tide|wave)\w+ ){0,2}(?:dust|smoke)"
         r"|(?:dust|smoke) (?:is )?(?:light|minimal|thin)",
         "light dust; a little dust; a thin haze of dust; wisps of dust",
     ),
@@ -428,7 +432,7 @@ CONCEPTS: tuple[Concept, ...] = (
         "dust",
         "heavy",
         r"(?:heavy|heaps of|lots of|loads of|thick|dense|huge|massive|enormous|big|giant|great|billowing|a lot of"
-        r"|choking|tons of|plenty of|vast|towering|immense|mushrooming|boiling)"
+        r"|choking|tons of|plenty of|vast|towering|immense|mushrooming|boiling|colossal|gigantic|monstrous)"
         r" (?:(?!wall|tide|wave)\w+ ){0,2}(?:dust|smoke|cloud|plume|clouds|plumes)"
         r"|(?:dust|smoke) (?:\w+ )?(?:billows|billowing|everywhere)|dusty|plumes? of (?:dust|smoke)"
         r"|(?:dust|smoke)(?: :| is| level| amount)? (?:heavy|thick|high|lots|a lot|maximum|max)",

@@ -31,7 +31,8 @@ from setpiece.spec import ShotSpec, spec_from_dict
 STOPWORDS = frozenset(
     """a an the and or but of to in on at by for from with as is are was were be been being it its it's this that
     these those then than there their they them we us our you your he she his her i me my so very just into onto
-    under about while when where which who whom what whose all any some each every both ones""".split()
+    under about while when where which who whom what whose all any some each every both ones after before then
+    during until again 's""".split()
 )
 # also left out of the 'words not used' list: they carry nothing a spec could hold
 QUIET = STOPWORDS | frozenset(
@@ -45,8 +46,8 @@ GENERIC = frozenset(
     int ext cut dust smoke debris town sky lens cloud clouds sun light air side way top bottom wall roof""".split()
 )
 DUST_WORDS = frozenset("dust smoke cloud clouds debris grit rubble plume plumes haze".split())
-MODEL_THRESHOLD = 0.62  # cosine similarity a phrase needs to count as a paraphrase
-WORD_THRESHOLD = 0.75  # a single word needs more: alone it often half-matches a phrase ("town" ~ "town hall")
+MODEL_THRESHOLD = 0.7  # cosine similarity a phrase needs to count as a paraphrase (below, mostly wrong)
+WORD_THRESHOLD = 0.78  # a single word needs more: alone it often half-matches a phrase ("town" ~ "town hall")
 MODEL_MARGIN = 0.05  # over the best other value of the same slot
 MAX_GRAM = 5
 WARN_SLOTS = ("kind", "mode", "side", "material", "time", "weather", "dust", "lens")

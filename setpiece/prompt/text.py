@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from text_to_num import text2num
 
-_TOKEN = re.compile(r"\d+(?:,\d{3})+(?:\.\d+)?|\d*\.\d+|\d+|[A-Za-z]+(?:['’][A-Za-z]+)?|[^\sA-Za-z\d]")
+# a possessive 's is a token of its own, so "the tower's" still reads "tower"
+_TOKEN = re.compile(r"\d+(?:,\d{3})+(?:\.\d+)?|\d*\.\d+|\d+|['’]s\b|[A-Za-z]+(?:['’](?!s\b)[A-Za-z]+)?|[^\sA-Za-z\d]")
 _UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen".split()
 _UNITS += "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety".split()
 NUMBER_WORDS = frozenset(_UNITS + ["hundred", "thousand"])
@@ -78,7 +79,7 @@ class PromptText:
         for i, t in enumerate(self.tokens):
             if t.is_word:
                 out[-1].append(i)
-            elif t.text not in "-'":
+            elif t.text not in ("-", "'", "'s"):
                 out.append([])
         return [c for c in out if c]
 
