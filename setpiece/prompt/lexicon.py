@@ -380,7 +380,8 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "placement",
         "high angle",
-        r"high - ?angle|from above|overhead|looking down|top - ?down|elevated|crane(?: shot)?|from a crane"
+        r"high - ?angle|from above|overhead|looking down|looks? down|peering down|top - ?down|elevated"
+        r"|crane(?: shot)?|from a crane"
         r"|cherry picker"
         r"|camera (?:is )?(?:placed |set )?high|high camera",
         "high angle looking down; from above; elevated crane shot",
@@ -388,7 +389,8 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "placement",
         "aerial",
-        r"aerial|bird 's - ?eye|from the air|from the sky|plane|airplane|aircraft",
+        r"aerial|bird 's - ?eye|from the air|(?:high|up) in the (?:sky|air)|balloon|blimp|airship|from the sky"
+        r"|plane|airplane|aircraft",
         "aerial view; bird's-eye view; seen from the air",
     ),
     _c("placement", "drone", r"drones?|quadcopter|uav", "drone shot; a drone hovering nearby"),

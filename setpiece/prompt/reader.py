@@ -49,7 +49,7 @@ DUST_WORDS = frozenset("dust smoke cloud clouds debris grit rubble plume plumes 
 MODEL_THRESHOLD = 0.7  # cosine similarity a phrase needs to count as a paraphrase (below, mostly wrong)
 WORD_THRESHOLD = 0.78  # a single word needs more: alone it often half-matches a phrase ("town" ~ "town hall")
 MODEL_MARGIN = 0.05  # over the best other value of the same slot
-MAX_GRAM = 5
+MAX_GRAM = 6
 WARN_SLOTS = ("kind", "mode", "side", "material", "time", "weather", "dust", "lens")
 # placements that only say how far: they scale the distance of a placement that says where
 DISTANCE_ONLY = ("distant", "close")
@@ -58,6 +58,7 @@ DISTANCE_ONLY = ("distant", "close")
 PLACE_LEVEL = {"street level": ("ground", 0), "across the street": ("ground", 1), "low angle": ("ground", 2)}
 PLACE_LEVEL |= {"high angle": ("high", 1), "rooftop": ("high", 2)}
 PLACE_LEVEL |= {"aerial": ("air", 1), "drone": ("air", 2), "helicopter": ("air", 2)}
+LEVEL_ORDER = ("ground", "high", "air")
 # times that agree with each other: the most specific one wins without a warning
 TIME_GROUPS = ({"dawn", "sunrise", "morning", "day", "golden hour"}, {"golden hour", "sunset", "dusk", "evening"})
 TIME_GROUPS += ({"day", "noon", "afternoon", "morning", "golden hour"}, {"dusk", "evening", "night"})
@@ -452,10 +453,13 @@ def _pick_placement(state: _State) -> tuple[Found | None, Found | None, float | 
     best = where[0]
     for f in where[1:]:
         (level, rank), (best_level, best_rank) = PLACE_LEVEL[f.value], PLACE_LEVEL[best.value]
-        agree = level == best_level or "across the street" in (f.value, best.value) and "air" not in (level, best_level)
+        height, best_height = LEVEL_ORDER.index(level), LEVEL_ORDER.index(best_level)
+        agree = abs(height - best_height) <= 1 and "ground" not in (level, best_level)  # looking down from the air
+        across = "across the street" in (f.value, best.value) and "air" not in (level, best_level)
+        agree |= level == best_level or across
         if not agree and f.source == best.source:
             state.warnings.append(f"both '{state.words(best)}' and '{state.words(f)}' (camera): using {best.value}")
-        elif agree and (level != "ground") > (best_level != "ground") or (level == best_level and rank > best_rank):
+        elif agree and (height > best_height or (level == best_level and rank > best_rank)):
             best = f
     across = any(f.value == "across the street" for f in where) and best.value != "across the street"
     return best, scale, lexicon.PLACEMENTS["across the street"].distance if across else None

@@ -154,9 +154,9 @@ def test_paraphrases_are_matched(prompt, check):
 
 @needs_model
 def test_the_model_matches_a_phrase_no_keyword_covers():
-    reading = read_prompt("seen from up in the sky")
-    row = reading.row("camera.position")
-    assert row is not None and reading.spec.camera.position[2] >= 30.0
+    reading = read_prompt("the tower collapses on itself")
+    row = reading.row("trigger.mode")
+    assert row is not None and reading.spec.trigger.mode == "implode"
     assert row.confidence < 0.95  # a model match, not a keyword
 
 
