@@ -50,6 +50,10 @@ MODEL_THRESHOLD = 0.7  # cosine similarity a phrase needs to count as a paraphra
 WORD_THRESHOLD = 0.78  # a single word needs more: alone it often half-matches a phrase ("town" ~ "town hall")
 MODEL_MARGIN = 0.05  # over the best other value of the same slot
 MAX_GRAM = 6
+# values that mean nearly the same for the shot: the model need not tell them apart
+KIN = {v: "low sun" for v in ("dawn", "sunrise", "golden hour", "sunset", "dusk")}
+KIN |= {v: "air" for v in ("aerial", "drone", "helicopter")} | {v: "high" for v in ("rooftop", "high angle")}
+KIN |= {"heavy": "much dust", "engulfing": "much dust", "wide": "wide", "ultra wide": "wide"}
 WARN_SLOTS = ("kind", "mode", "side", "material", "time", "weather", "dust", "lens")
 # placements that only say how far: they scale the distance of a placement that says where
 DISTANCE_ONLY = ("distant", "close")
@@ -193,7 +197,8 @@ def _read_paraphrases(state: _State, encoder: Encoder) -> None:
         for g, (first, last) in enumerate(grams):
             best = _best_per_value(sims[g, cols], [_PHRASES[i][0].value for i in cols])
             (value, sim), *rest = best
-            runner_up = rest[0][1] if rest else -1.0
+            kin = KIN.get(value)  # a near tie with a kindred value (sunset ~ sunrise) is no ambiguity
+            runner_up = next((v_sim for v, v_sim in rest if kin is None or KIN.get(v) != kin), -1.0)
             threshold = WORD_THRESHOLD if first == last else MODEL_THRESHOLD
             if sim >= threshold and sim - runner_up >= MODEL_MARGIN:
                 candidates.append((sim, first, last, slot, value))
@@ -235,8 +240,9 @@ def _grams(text: PromptText) -> list[tuple[int, int]]:
                     words = [text.tokens[i].text for i in run[a : b + 1]]
                     if words[0] in STOPWORDS or words[-1] in STOPWORDS:
                         continue
-                    if all(w in STOPWORDS or w in GENERIC for w in words):
-                        continue
+                    content = [w for w in words if w not in STOPWORDS]
+                    if all(w in GENERIC for w in content) and len(content) < 3:
+                        continue  # "building collapses" alone says nothing; "sun ... going down" does
                     out.append((run[a], run[b]))
     return out
 
