@@ -10,6 +10,7 @@ are read.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from functools import lru_cache
@@ -37,7 +38,10 @@ class Encoder:
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.no_padding()
-        self.w = load_file(str(model_dir / "model.safetensors"))
+        weights = model_dir / "model.safetensors"
+        self.w = load_file(str(weights))
+        self.dim = int(config["hidden_size"])
+        self.fingerprint = f"{weights.resolve()}:{weights.stat().st_size}:{weights.stat().st_mtime_ns}"
         # pre-transpose dense weights once so the forward pass is plain x @ W
         for key in [
             k
@@ -48,12 +52,33 @@ class Encoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """(len(texts), 384) unit vectors."""
-        out = np.zeros((len(texts), self.w["embeddings.word_embeddings.weight"].shape[1]), np.float32)
+        out = np.zeros((len(texts), self.dim), np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), BATCH):  # similar lengths together: little padding
             chunk = order[start : start + BATCH]
             out[chunk] = self._forward([texts[i] for i in chunk])
         return out
+
+    def encode_cached(self, texts: list[str]) -> np.ndarray:
+        """encode(), kept on disk between runs (the lexicon's phrases: most of a first load)."""
+        key = hashlib.sha256("\n".join([self.fingerprint, *texts]).encode()).hexdigest()[:20]
+        path = cache_dir() / f"phrases-{key}.npy"
+        try:
+            vectors = np.load(path)
+            if vectors.shape == (len(texts), self.dim) and vectors.dtype == np.float32:
+                return vectors
+        except (OSError, ValueError):
+            pass
+        vectors = self.encode(texts)
+        try:  # a cache that cannot be written costs only time
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            with open(tmp, "wb") as f:
+                np.save(f, vectors)
+            os.replace(tmp, path)
+        except OSError:
+            pass
+        return vectors
 
     def _forward(self, texts: list[str]) -> np.ndarray:
         from threadpoolctl import threadpool_limits
@@ -121,6 +146,10 @@ def _gelu(x: np.ndarray) -> np.ndarray:
     from scipy.special import erf
 
     return 0.5 * x * (1.0 + erf(x * float(0.5**0.5)))
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "setpiece"
 
 
 def model_dir() -> Path | None:

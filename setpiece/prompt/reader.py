@@ -213,8 +213,8 @@ def _read_paraphrases(state: _State, encoder: Encoder) -> None:
 
 @lru_cache(maxsize=1)
 def _phrase_vectors(encoder: Encoder) -> np.ndarray:
-    """The lexicon's example phrases, embedded once per process (part of the first load)."""
-    return encoder.encode([p for _, p in _PHRASES])
+    """The lexicon's example phrases, embedded once per process (and kept on disk between runs)."""
+    return encoder.encode_cached([p for _, p in _PHRASES])
 
 
 def _best_per_value(sims: np.ndarray, values: list[str]) -> list[tuple[str, float]]:

@@ -162,3 +162,19 @@ def test_the_model_matches_a_phrase_no_keyword_covers():
 
 def test_default_spec_is_the_base_when_none_is_given():
     assert read_prompt("nothing relevant here").spec == ShotSpec()
+
+
+@needs_model
+def test_phrase_vectors_are_kept_on_disk_between_runs(tmp_path, monkeypatch):
+    from setpiece.prompt.encoder import load_encoder
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    encoder, _ = load_encoder()
+    first = encoder.encode_cached(["heavy dust", "at dusk"])
+    assert list((tmp_path / "setpiece").glob("phrases-*.npy"))
+
+    def no_forward(texts):
+        raise AssertionError("the cached vectors should have been read")
+
+    monkeypatch.setattr(encoder, "encode", no_forward)
+    assert (encoder.encode_cached(["heavy dust", "at dusk"]) == first).all()
