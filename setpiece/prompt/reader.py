@@ -81,6 +81,9 @@ class Row:
 
 @dataclass(frozen=True)
 class PromptReading:
+    """What a prompt became: the spec, the rows understood, the words not used and the warnings
+    (contradictions, clamped values, an empty prompt, a missing model)."""
+
     spec: ShotSpec
     rows: tuple[Row, ...]
     unused: tuple[str, ...]
@@ -424,7 +427,6 @@ def _apply_shot(state: _State, base: ShotSpec) -> None:
 
 
 def _apply_camera(state: _State) -> None:
-    c = state.data["camera"]
     lens_mm, lens = _pick(state, "focal_length"), _pick(state, "lens")
     if lens_mm:
         _set(state, "camera.focal_length", float(lens_mm.value), lens_mm)
@@ -444,8 +446,6 @@ def _apply_camera(state: _State) -> None:
     words = ", ".join(state.words(f) for f in used)
     conf = min(f.confidence for f in used)
     _set(state, "camera.position", (float(x), float(y), round(float(z), 1)), words, conf)
-    if c.get("target") is None:
-        state.data["camera"]["target"] = None  # make_camera aims at the building
 
 
 def _pick_placement(state: _State) -> tuple[Found | None, Found | None, float | None]:
