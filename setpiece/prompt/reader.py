@@ -63,6 +63,7 @@ PLACE_LEVEL = {"street level": ("ground", 0), "across the street": ("ground", 1)
 PLACE_LEVEL |= {"high angle": ("high", 1), "rooftop": ("high", 2)}
 PLACE_LEVEL |= {"aerial": ("air", 1), "drone": ("air", 2), "helicopter": ("air", 2)}
 LEVEL_ORDER = ("ground", "high", "air")
+WIDEST_MM = 14.0  # widest lens the reader picks by itself to fit a building from a set distance
 # times that agree with each other: the most specific one wins without a warning
 TIME_GROUPS = ({"dawn", "sunrise", "morning", "day", "golden hour"}, {"golden hour", "sunset", "dusk", "evening"})
 TIME_GROUPS += ({"day", "noon", "afternoon", "morning", "golden hour"}, {"dusk", "evening", "night"})
@@ -439,6 +440,8 @@ def _apply_camera(state: _State) -> None:
     spot = lexicon.PLACEMENTS[place.value] if place else lexicon.Placement(1.7, None)
     scale_by = lexicon.PLACEMENTS[scale.value].distance_scale if scale else spot.distance_scale
     dist = distance.value if distance else spot.distance or across or _framing_distance(state.data) * scale_by
+    if not (distance or lens_mm or lens) and (spot.distance or across):
+        dist = _widen_to_frame(state, dist, place)
     z = height.value if height else spot.height
     direction = np.array([0.75, -1.0]) / np.linalg.norm([0.75, -1.0])  # the automatic framing's side
     x, y = (direction * dist).round(1)
@@ -469,6 +472,18 @@ def _pick_placement(state: _State) -> tuple[Found | None, Found | None, float | 
             best = f
     across = any(f.value == "across the street" for f in where) and best.value != "across the street"
     return best, scale, lexicon.PLACEMENTS["across the street"].distance if across else None
+
+
+def _widen_to_frame(state: _State, dist: float, place: Found) -> float:
+    """A set distance ('across the street') and no lens asked for: widen the lens until the building
+    fits (as the automatic framing fits it), down to WIDEST_MM; past that, step back. Returns the distance."""
+    needed = _framing_distance(state.data)
+    if needed <= dist:
+        return dist
+    focal = state.data["camera"]["focal_length"]
+    wider = max(WIDEST_MM, focal * dist / needed)  # the framing distance scales with the focal length
+    _set(state, "camera.focal_length", round(wider, 1), f"{state.words(place)} (widened to frame the building)", 0.5)
+    return max(dist, _framing_distance(state.data))
 
 
 def _framing_distance(data: dict) -> float:
