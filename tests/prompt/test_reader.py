@@ -178,3 +178,13 @@ def test_phrase_vectors_are_kept_on_disk_between_runs(tmp_path, monkeypatch):
 
     monkeypatch.setattr(encoder, "encode", no_forward)
     assert (encoder.encode_cached(["heavy dust", "at dusk"]) == first).all()
+
+
+def test_across_the_street_widens_the_lens_only_when_none_is_asked_for():
+    tall = read_prompt("a twelve-storey block seen from across the street")
+    assert tall.spec.camera.focal_length < ShotSpec().camera.focal_length
+    assert "widened" in tall.row("camera.focal_length").words
+    asked = read_prompt("a twelve-storey block seen from across the street on a 35mm")
+    assert asked.spec.camera.focal_length == 35.0
+    x, y, z = asked.spec.camera.position
+    assert abs((x * x + y * y) ** 0.5 - 30.0) < 0.5 and z == 1.7
