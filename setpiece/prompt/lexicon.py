@@ -353,7 +353,7 @@ CONCEPTS: tuple[Concept, ...] = (
         "placement",
         "street level",
         r"street - ?level|eye - ?level|ground - ?level|on the ground|at ground level|from the street|pavement|sidewalk"
-        r"|handheld|hand - ?held|(?:head|chest|waist|shoulder|pavement|sidewalk) height|from the ground|tripod",
+        r"|handheld|hand - ?held|(?:eye|head|chest|waist|shoulder|pavement|sidewalk) - ?height|from the ground|tripod",
         "at street level; eye-level camera; from the pavement; a handheld camera on the sidewalk",
     ),
     _c(
