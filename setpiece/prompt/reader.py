@@ -300,16 +300,17 @@ def _set(state: _State, path: str, value: Any, source: Found | str, confidence: 
     return value
 
 
-def _limits(path: str) -> tuple[float, float]:
+def _limits(path: str) -> tuple[float, float, bool]:
+    """The spec field's (low, high) limits and whether the low one is open (gt)."""
     section, name = path.split(".")
     info = type(getattr(ShotSpec(), section)).model_fields[name]
-    lo, hi = -math.inf, math.inf
+    lo, hi, exclusive = -math.inf, math.inf, False
     for m in info.metadata:
         if isinstance(m, Ge | Gt):
-            lo = float(m.ge if isinstance(m, Ge) else m.gt)
+            lo, exclusive = float(m.ge if isinstance(m, Ge) else m.gt), isinstance(m, Gt)
         if isinstance(m, Le | Lt):
             hi = float(m.le if isinstance(m, Le) else m.lt)
-    return lo, hi
+    return lo, hi, exclusive
 
 
 def _clamp(state: _State, path: str, value: Any) -> Any:
@@ -322,8 +323,10 @@ def _clamp(state: _State, path: str, value: Any) -> Any:
         return clamped
     if not isinstance(value, int | float) or isinstance(value, bool):
         return value
-    lo, hi = _limits(path)
+    lo, hi, exclusive = _limits(path)
     clamped = min(max(value, lo), hi)
+    if exclusive and clamped <= lo:
+        clamped = min(lo + 1.0, (lo + hi) / 2)  # "0 fps": the nearest sensible value above an open bound
     if clamped != value:
         state.warnings.append(f"{path}: {value:g} is outside the spec's limits ({lo:g} to {hi:g}): using {clamped:g}")
     return type(value)(clamped)
@@ -443,6 +446,10 @@ def _apply_camera(state: _State) -> None:
     if not (distance or lens_mm or lens) and (spot.distance or across):
         dist = _widen_to_frame(state, dist, place)
     z = height.value if height else spot.height
+    nearest = max(state.data["building"]["footprint"]) / 2 + 3.0
+    if dist < nearest:
+        state.warnings.append(f"camera.position: {dist:g} m away is inside the building: using {nearest:g} m")
+        dist = nearest
     direction = np.array([0.75, -1.0]) / np.linalg.norm([0.75, -1.0])  # the automatic framing's side
     x, y = (direction * dist).round(1)
     used = [f for f in (place, scale, distance, height) if f]

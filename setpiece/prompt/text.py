@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from text_to_num import text2num
 
 # a possessive 's is a token of its own, so "the tower's" still reads "tower"
-_TOKEN = re.compile(r"\d+(?:,\d{3})+(?:\.\d+)?|\d*\.\d+|\d+|['’]s\b|[A-Za-z]+(?:['’](?!s\b)[A-Za-z]+)?|[^\sA-Za-z\d]")
+_TOKEN = re.compile(
+    r"\d+(?:,\d{3})+(?:\.\d+)?|\d*\.\d+|\d+|['’]s\b|[A-Za-z]+(?:['’](?!s\b)[A-Za-z]+)?|[^\sA-Za-z\d]",
+    re.ASCII,  # digits are 0-9: '¹' or '٣' is no number here
+)
 _UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen".split()
 _UNITS += "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety".split()
 NUMBER_WORDS = frozenset(_UNITS + ["hundred", "thousand"])
@@ -96,7 +99,7 @@ def _merge_numbers(tokens: list[Token]) -> list[Token]:
             out.append(_number(tokens[i : i + length], value))
             i += length
             continue
-        if t.text[0].isdigit() or (t.text[0] == "." and len(t.text) > 1):
+        if t.text[0] in "0123456789" or (t.text[0] == "." and len(t.text) > 1):
             t.value = float(t.text.replace(",", ""))
             t.text = _digits(t.value)
             out.append(t)

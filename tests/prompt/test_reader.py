@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from setpiece.prompt import read_prompt, reader
 from setpiece.prompt.encoder import model_dir
@@ -188,3 +190,19 @@ def test_across_the_street_widens_the_lens_only_when_none_is_asked_for():
     assert asked.spec.camera.focal_length == 35.0
     x, y, z = asked.spec.camera.position
     assert abs((x * x + y * y) ** 0.5 - 30.0) < 0.5 and z == 1.7
+
+
+WORDS = (
+    "0 1 2.5 12 900 -3 1,000 twelve twenty-two a dozen storey floors m metres feet by x wide tall s second seconds"
+    " minute frames fps mm lens wide telephoto left right forward away from the camera implodes topples charges"
+    " supports dusk noon night overcast drone across street low angle dust heavy no engulfs brick concrete stone"
+    " 's , . ; : - ( ) ° % é 東京 \n \t"
+).split(" ")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(WORDS), max_size=30), st.text(max_size=40))
+def test_any_text_reads_into_a_valid_spec_without_raising(words, noise):
+    reading = read_prompt(" ".join(words) + " " + noise)
+    assert isinstance(reading.spec, ShotSpec)
+    assert all(isinstance(w, str) for w in reading.warnings)
