@@ -80,8 +80,10 @@ def _clock(text: PromptText) -> list[Found]:
     pattern = rf"(?:at |around |about )?{N}(?: : (\d\d))? ?(am|pm|a \. m \.?|p \. m \.?|o'clock|hours|hrs)"
     for m, first, last in text.find(_rx(pattern), claim=False):
         hour = int(float(m[1]))
-        if m[3] in ("hours", "hrs") and hour >= 100:
-            hour //= 100  # "0500 hours"
+        if m[3] in ("hours", "hrs"):
+            if hour < 100:
+                continue  # "24 hours later" is no clock time; "0500 hours" is
+            hour //= 100
         if m[3] == "o'clock" and 1 <= hour <= 6:
             hour += 12  # "at 3 o'clock": a shooting day, not the small hours
         if m[3].startswith("p") and hour < 12:
