@@ -62,7 +62,7 @@ def _fps(text: PromptText) -> list[Found]:
     for pattern in (
         rf"{N} ?(?:fps|frames? (?:per|a|every|/) second|frames? - per - second|f / s|frame / s)",
         rf"(?:frame ?rate|framerate) (?:of |is |at )?{N}(?: fps)?",
-        rf"(?:at|@) {N} ?p",
+        rf"(?:at|@) {N} ?p(?! \.)",  # "at 24p", not "at 3 p.m."
     ):
         for m, first, last in text.find(_rx(pattern)):
             out.append(Found("fps", float(m[1]), first, last, 1.0, "grammar"))
@@ -130,7 +130,7 @@ def _explicit(text: PromptText) -> list[Found]:
 def _trigger_time(text: PromptText) -> list[Found]:
     out = []
     for pattern in (
-        rf"(?:after|following|at|in) (?:about |around |roughly |just |only |exactly )?(?:the )?{N} ?(?:- )?{SECONDS}"
+        rf"(?:after|following|at) (?:about |around |roughly |just |only |exactly )?(?:the )?{N} ?(?:- )?{SECONDS}"
         rf"(?: mark| in)?(?! (?:shot|clip|take|long|sequence|of footage))",
         rf"{N} ?(?:- )?{SECONDS} (?:in|into (?:the |this )?(?:shot|clip|take))",
     ):

@@ -286,6 +286,12 @@ def _apply(state: _State, base: ShotSpec) -> None:
     _apply_dust(state)
     _apply_shot(state, base)
     _apply_camera(state)
+    shot, trigger = state.data["shot"], state.data["trigger"]
+    if trigger["time"] >= shot["frames"] / shot["fps"]:
+        state.warnings.append(
+            f"trigger.time: {trigger['time']:g} s is after the shot ends ({shot['frames'] / shot['fps']:g} s):"
+            " the collapse will not be seen (lengthen the shot or trigger sooner)"
+        )
 
 
 def _set(state: _State, path: str, value: Any, source: Found | str, confidence: float | None = None) -> Any:

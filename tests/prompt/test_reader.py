@@ -206,3 +206,9 @@ def test_any_text_reads_into_a_valid_spec_without_raising(words, noise):
     reading = read_prompt(" ".join(words) + " " + noise)
     assert isinstance(reading.spec, ShotSpec)
     assert all(isinstance(w, str) for w in reading.warnings)
+
+
+def test_a_trigger_after_the_shot_ends_is_warned_about():
+    reading = read_prompt("a 3 second shot; the charges fire after 8 seconds")
+    assert reading.spec.trigger.time == 8.0
+    assert any(w.startswith("trigger.time:") and "after the shot ends" in w for w in reading.warnings)
