@@ -208,7 +208,8 @@ CONCEPTS: tuple[Concept, ...] = (
         "charges",
         r"charges?|explosives?|explosions?|explod\w*|blast\w*|blow(?:s|n|ing)?(?: up| out| down)?|detonat\w*"
         r"|dynamit\w*|tnt|thermite|cutting charges"
-        r"|bomb\w*|shaped charges?|demolition charges?|controlled demolition|ignit\w*|fires? the charges|boom",
+        r"|bomb\w*|shaped charges?|demolition charges?|controlled (?:demolition|explosions?|blasts?)|ignit\w*"
+        r"|fires? the charges|boom",
         "explosive charges go off; the charges detonate; a blast rips through the ground floor;"
         " the building is blown up; dynamite",
     ),
@@ -264,7 +265,8 @@ CONCEPTS: tuple[Concept, ...] = (
         r"(?<!all )(?<!is )(?<!are )(?<!was )(?<!were )(?<!be )(?<!been )(?<!nothing )(?<!has )(?<!have )(?<!had )"
         r"(?:front|back|rear) - ?left(?: - ?hand)?(?: corner| side)?|"
         r"(?<!only )(?<!they )(?<!\bwho )(?<!\bwe )(?<!crew )(?<!\bhe )(?<!\bshe )"
-        r"left(?:ward|wards)?(?! (?:standing|behind|over|intact|alone|of the camera|in frame|the|a|an|it|them|us|town"
+        r"left(?:ward|wards| - ?hand)?(?! (?:standing|behind|over|intact|alone|of the camera|in frame|the|a|an|it"
+        r"|them|us|town"
         r"|home|after|before|when|to (?:do|be|stand|fall|collapse))(?!\S))",
     ),
     _c(

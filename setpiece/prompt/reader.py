@@ -39,12 +39,14 @@ QUIET = STOPWORDS | frozenset(
     """one slowly suddenly finally shot camera frame building buildings structure whole entire seen see we're
     watch watching view looks look like begins starts start begin next now up down out off over""".split()
 )
-# words that name the subject or the action generally and carry no slot on their own
+# words that name the subject or the action generally: a phrase of nothing else says nothing
 GENERIC = frozenset(
     """collapse collapses collapsing collapsed falls fall falling fell comes come coming came goes go going down
     demolition demolished demolish building block tower structure shot camera frame footage scene street city
-    int ext cut dust smoke debris town sky lens cloud clouds sun light air side way top bottom wall roof""".split()
+    int ext cut dust smoke debris brought bring brings taken take takes""".split()
 )
+# words too vague to match alone, though telling in a phrase ("the sun is going down")
+WEAK = GENERIC | frozenset("town sky lens cloud clouds sun light air side way top bottom wall roof".split())
 DUST_WORDS = frozenset("dust smoke cloud clouds debris grit rubble plume plumes haze".split())
 MODEL_THRESHOLD = 0.7  # cosine similarity a phrase needs to count as a paraphrase (below, mostly wrong)
 WORD_THRESHOLD = 0.78  # a single word needs more: alone it often half-matches a phrase ("town" ~ "town hall")
@@ -55,6 +57,7 @@ KIN = {v: "low sun" for v in ("dawn", "sunrise", "golden hour", "sunset", "dusk"
 KIN |= {v: "air" for v in ("aerial", "drone", "helicopter")} | {v: "high" for v in ("rooftop", "high angle")}
 KIN |= {"heavy": "much dust", "engulfing": "much dust", "wide": "wide", "ultra wide": "wide"}
 WARN_SLOTS = ("kind", "mode", "side", "material", "time", "weather", "dust", "lens")
+WEATHER_RANK = {"overcast": 0, "fog": 1, "rain": 2}  # these agree: the most specific one wins
 # placements that only say how far: they scale the distance of a placement that says where
 DISTANCE_ONLY = ("distant", "close")
 # placement -> (level, how specific): placements on one level agree, and the more specific one wins
@@ -245,8 +248,8 @@ def _grams(text: PromptText) -> list[tuple[int, int]]:
                     if words[0] in STOPWORDS or words[-1] in STOPWORDS:
                         continue
                     content = [w for w in words if w not in STOPWORDS]
-                    if all(w in GENERIC for w in content) and len(content) < 3:
-                        continue  # "building collapses" alone says nothing; "sun ... going down" does
+                    if all(w in GENERIC for w in content) or (len(content) == 1 and content[0] in WEAK):
+                        continue  # "the building is brought down" says nothing; "the sun is going down" does
                     out.append((run[a], run[b]))
     return out
 
@@ -266,6 +269,11 @@ def _pick(state: _State, slot: str) -> Found | None:
         return next(f for f in found if f.value == "charges")  # "charges cut the supports"
     if slot == "time":
         best = _most_specific_time([f for f in found if f.source == best.source])
+    if slot == "weather":
+        agreeing = [f for f in found if f.source == best.source and f.value in WEATHER_RANK]
+        if best.value in WEATHER_RANK:
+            best = max(agreeing, key=lambda f: WEATHER_RANK[f.value])
+            found = [f for f in found if f.value not in WEATHER_RANK or f is best]
     others = [f for f in found if f.source == best.source and f.value != best.value]
     if slot == "time":
         others = [f for f in others if not any({f.value, best.value} <= group for group in TIME_GROUPS)]
