@@ -16,8 +16,9 @@ import time
 
 import numpy as np
 
+from setpiece.artifacts import Event
 from setpiece.camera import Camera, sun_direction
-from setpiece.fx.smoke import DustEvent, DustSolver, resolve_device
+from setpiece.fx.smoke import DustSolver, resolve_device
 from setpiece.fx.volume import raymarch
 
 FPS = 24
@@ -27,7 +28,7 @@ CAMERA = Camera(position=(55.0, -75.0, 18.0), target=(0.0, 0.0, 8.0), width=640,
 SUN = sun_direction(35.0, 120.0)
 
 
-def collapse_events(seed: int = 1, count: int = 400) -> list[DustEvent]:
+def collapse_events(seed: int = 1, count: int = 400) -> list[Event]:
     """Breaks at a crush front moving down the building, impacts around its base."""
     rng = np.random.default_rng(seed)
     events = []
@@ -36,14 +37,14 @@ def collapse_events(seed: int = 1, count: int = 400) -> list[DustEvent]:
         if rng.random() < 0.5:
             front = 30.0 * (1.0 - t / 3.0)
             pos = (rng.uniform(-10, 10), rng.uniform(-10, 10), front + rng.uniform(-2, 2))
-            events.append(DustEvent(t, pos, rng.uniform(500, 4000), rng.uniform(2, 8), "break"))
+            events.append(Event(t, pos, rng.uniform(500, 4000), rng.uniform(2, 8), "break"))
         else:
             pos = (rng.uniform(-14, 14), rng.uniform(-14, 14), rng.uniform(0, 1.5))
-            events.append(DustEvent(t + 0.3, pos, rng.uniform(500, 5000), rng.uniform(8, 22), "impact"))
+            events.append(Event(t + 0.3, pos, rng.uniform(500, 5000), rng.uniform(8, 22), "impact"))
     return sorted(events, key=lambda e: e.time)
 
 
-def run_frames(solver: DustSolver, events: list[DustEvent], start: int, stop: int) -> list[float]:
+def run_frames(solver: DustSolver, events: list[Event], start: int, stop: int) -> list[float]:
     """Advance frames start..stop-1 (emit + step); seconds for each."""
     dt = 1.0 / FPS
     times = np.array([e.time for e in events])

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.text import Text
 
 from setpiece.errors import SetpieceError, SpecError
 
@@ -25,16 +28,21 @@ def render(
     backend: str = typer.Option(None, "--backend", help="override render.backend: preview or final"),
     frames: int = typer.Option(None, "--frames", help="override shot.frames"),
     plate: Path = typer.Option(None, "--plate", help="photo to comp over; the ground becomes a shadow catcher"),
+    workers: int = typer.Option(0, "--workers", min=0, max=256, help="render frames on N local Dask workers"),
+    scheduler: str = typer.Option(
+        None, "--scheduler", help="render frames on an existing Dask cluster, e.g. tcp://HOST:8786"
+    ),
 ) -> None:
     """Build, fracture, simulate, render and deliver one shot."""
     from setpiece.spec import load_spec
 
     try:
         shot = _with_overrides(load_spec(spec), str(spec), backend, frames, plate)
-        _render_shot(shot, output)
-    except SetpieceError as err:
-        console.print(f"[bold red]error:[/] {err}")
-        raise typer.Exit(2) from None
+        _render_shot(shot, output, workers, scheduler)
+    except (SetpieceError, OSError) as err:
+        _fail(err)
+    except KeyboardInterrupt:
+        _interrupted()
 
 
 @app.command()
@@ -44,6 +52,10 @@ def shot(
     backend: str = typer.Option(None, "--backend", help="override render.backend: preview or final"),
     frames: int = typer.Option(None, "--frames", help="override shot.frames"),
     plate: Path = typer.Option(None, "--plate", help="photo to comp over; the ground becomes a shadow catcher"),
+    workers: int = typer.Option(0, "--workers", min=0, max=256, help="render frames on N local Dask workers"),
+    scheduler: str = typer.Option(
+        None, "--scheduler", help="render frames on an existing Dask cluster, e.g. tcp://HOST:8786"
+    ),
     spec: Path = typer.Option(None, "--spec", help="start from this spec: the prompt changes only what it mentions"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the spec as TOML to stdout and render nothing"),
 ) -> None:
@@ -64,13 +76,11 @@ def shot(
         out.mkdir(parents=True, exist_ok=True)
         header = "# setpiece shot: " + " ".join(prompt.split()) + "\n"
         (out / "shot.toml").write_text(header + dump_spec(shot), encoding="utf-8")  # beside the takes
-        _render_shot(shot, out)
-    except SetpieceError as err:
-        console.print(f"[bold red]error:[/] {err}")
-        raise typer.Exit(2) from None
-    except OSError as err:
-        console.print(f"[bold red]error:[/] cannot write the shot folder: {err}")
-        raise typer.Exit(2) from None
+        _render_shot(shot, out, workers, scheduler)
+    except (SetpieceError, OSError) as err:
+        _fail(err)
+    except KeyboardInterrupt:
+        _interrupted()
 
 
 def _with_overrides(shot, source: str, backend: str | None, frames: int | None, plate: Path | None):
@@ -87,13 +97,14 @@ def _with_overrides(shot, source: str, backend: str | None, frames: int | None, 
     return spec_from_dict(overrides, f"{source} (with command-line overrides)")
 
 
-def _render_shot(shot, output: Path | None) -> None:
+def _render_shot(shot, output: Path | None, workers: int = 0, scheduler: str | None = None) -> None:
     """Run the pipeline with progress bars and print the take and its stage timings."""
+    from setpiece.farm import Farm
     from setpiece.pipeline import run_shot
 
     out = output or Path("shots") / shot.shot.name
     with _progress() as bars:
-        result = run_shot(shot, out, _reporter(bars))
+        result = run_shot(shot, out, _reporter(bars), Farm(workers, scheduler))
     console.print(f"[green]take written:[/] {result.take_dir}  ({result.frames} frames, {result.fragments} fragments)")
     for stage, seconds in result.timings.items():
         console.print(f"  {stage:<12} {seconds:7.2f} s")
@@ -161,14 +172,33 @@ def previz(
                 fps=fps,
                 progress=_reporter(bars),
             )
-    except SetpieceError as err:
-        console.print(f"[bold red]error:[/] {err}")
-        raise typer.Exit(2) from None
+    except (SetpieceError, OSError) as err:
+        _fail(err)
+    except KeyboardInterrupt:
+        _interrupted()
     for warning in getattr(result, "warnings", []):
         console.print(f"[yellow]warning:[/] {warning}")
     console.print(f"[green]previz written:[/] {result.out_dir}  ({len(result.shots)} shots)")
     if result.contact_sheet:
         console.print(f"  contact sheet: {result.contact_sheet}")
+
+
+def _interrupted() -> None:
+    """Ctrl-C: the take is already discarded; leave now. Library exit hooks (Warp, Bullet,
+    Dask) take seconds to run and have nothing left to save, so they are skipped."""
+    console.print("interrupted: this take was discarded; earlier takes are untouched")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
+
+
+def _fail(err: Exception) -> None:
+    """One line naming the problem and the fix, exit status 2: never a traceback."""
+    from setpiece.graph import describe_os_error
+
+    message = describe_os_error(err) if isinstance(err, OSError) else str(err)
+    console.print(Text("error: ", style="bold red") + Text(message), soft_wrap=True)
+    raise typer.Exit(2) from None
 
 
 def _progress() -> Progress:

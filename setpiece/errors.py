@@ -24,3 +24,12 @@ class RenderError(SetpieceError):
 
 class OutputError(SetpieceError):
     """Outputs cannot be written where asked."""
+
+
+class StageError(SetpieceError):
+    """A stage failed; the message names the stage and what to change."""
+
+
+class SetpieceWarning(UserWarning):
+    """Something was off but setpiece went on (e.g. a huge plate read at reduced size);
+    the CLI prints these as one 'warning:' line each."""

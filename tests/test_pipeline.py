@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from setpiece import pipeline
 from setpiece.cli import app
+from setpiece.errors import StageError
 from setpiece.spec import dump_spec
 from tests.conftest import small_spec
 
@@ -76,9 +77,10 @@ def test_second_run_is_a_new_take_and_reuses_the_sim(shot, monkeypatch):
     def no_sim(*args, **kwargs):
         raise AssertionError("sim should come from the cache")
 
-    monkeypatch.setattr(pipeline, "simulate", no_sim)
+    monkeypatch.setattr("setpiece.physics.rigid.simulate", no_sim)
     second = pipeline.run_shot(small_spec(shot={"frames": 24}, render={"width": 128}), out)
     assert second.take_dir.name == "take_002"
+    assert {"fracture", "sim", "debris", "dust"} <= second.cached
     assert sorted(p.name for p in (first.take_dir / "png").iterdir()) == before
 
 
@@ -88,8 +90,8 @@ def test_failed_run_leaves_earlier_takes_and_no_partial(shot, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(pipeline, "make_backend", broken)
-    with pytest.raises(RuntimeError):
+    monkeypatch.setattr("setpiece.render.make_backend", broken)
+    with pytest.raises(StageError, match="render: RuntimeError: boom"):
         pipeline.run_shot(small_spec(shot={"frames": 24}), out)
     assert first.take_dir.is_dir()
     assert not list(out.glob(".partial-*"))

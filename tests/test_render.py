@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from setpiece.physics.fracture import fracture
-from setpiece.render import make_backend
+from setpiece.render import fragment_meshes, make_backend
 from setpiece.world.building import build_scene
 from tests.conftest import small_spec
 
@@ -11,7 +11,7 @@ from tests.conftest import small_spec
 def setup():
     spec = small_spec()
     scene = build_scene(spec)
-    frags = fracture(scene.building, 90, 6, seed=3)
+    frags = fracture(scene.building, 90, 6, np.random.default_rng(3))
     return spec, scene, frags
 
 
@@ -21,8 +21,8 @@ def _rest(n):
 
 def test_preview_draws_building_where_it_projects(setup):
     spec, scene, frags = setup
-    backend = make_backend(spec, scene, frags)
-    passes, _ = backend.render(_rest(len(frags)))
+    backend = make_backend(spec, scene, fragment_meshes(scene, frags, np.random.default_rng(0)))
+    passes, _ = backend.render(0, _rest(len(frags)))
     backend.close()
     # the front edge of the first-floor slab faces the camera
     slab = next(e for e in scene.building.elements if e.kind == "slab")
@@ -36,8 +36,8 @@ def test_preview_draws_building_where_it_projects(setup):
 
 def test_windows_read_darker_than_the_facade(setup):
     spec, scene, frags = setup
-    backend = make_backend(spec, scene, frags)
-    passes, _ = backend.render(_rest(len(frags)))
+    backend = make_backend(spec, scene, fragment_meshes(scene, frags, np.random.default_rng(0)))
+    passes, _ = backend.render(0, _rest(len(frags)))
     backend.close()
     facade = passes.part >= 0
     lum = passes.beauty.mean(axis=-1)[facade]
@@ -47,20 +47,20 @@ def test_windows_read_darker_than_the_facade(setup):
 
 def test_hidden_fragments_vanish(setup):
     spec, scene, frags = setup
-    backend = make_backend(spec, scene, frags)
+    backend = make_backend(spec, scene, fragment_meshes(scene, frags, np.random.default_rng(0)))
     mats = _rest(len(frags))
     mats[:] = 0.0
-    passes, _ = backend.render(mats)
+    passes, _ = backend.render(0, mats)
     backend.close()
     assert not np.any(passes.part >= 0)
 
 
 def test_moved_fragments_move_on_screen(setup):
     spec, scene, frags = setup
-    backend = make_backend(spec, scene, frags)
+    backend = make_backend(spec, scene, fragment_meshes(scene, frags, np.random.default_rng(0)))
     mats = _rest(len(frags))
     mats[:, 2, 3] = 40.0  # lift everything out of frame
-    passes, _ = backend.render(mats)
+    passes, _ = backend.render(0, mats)
     backend.close()
     assert (passes.part >= 0).sum() < 0.01 * passes.part.size
 
@@ -68,8 +68,8 @@ def test_moved_fragments_move_on_screen(setup):
 def test_final_backend_path_traces_a_sunlit_building(setup):
     spec, scene, frags = setup
     spec = spec.model_copy(update={"render": spec.render.model_copy(update={"backend": "final", "spp": 4})})
-    backend = make_backend(spec, scene, frags)
-    passes, _ = backend.render(_rest(len(frags)))
+    backend = make_backend(spec, scene, fragment_meshes(scene, frags, np.random.default_rng(0)))
+    passes, _ = backend.render(0, _rest(len(frags)))
     backend.close()
     building = passes.part >= 0
     assert passes.alpha[building].mean() > 0.95 and passes.alpha[0, 0] < 0.05
@@ -81,12 +81,12 @@ def test_final_backend_path_traces_a_sunlit_building(setup):
 
 def test_two_live_renderers_draw_their_own_scene(setup):
     spec, scene, frags = setup
-    first = make_backend(spec, scene, frags)
-    second = make_backend(spec, scene, frags)
+    first = make_backend(spec, scene, fragment_meshes(scene, frags, np.random.default_rng(0)))
+    second = make_backend(spec, scene, fragment_meshes(scene, frags, np.random.default_rng(0)))
     lifted = _rest(len(frags))
     lifted[:, 2, 3] = 40.0
-    empty, _ = second.render(lifted)
-    full, _ = first.render(_rest(len(frags)))
+    empty, _ = second.render(0, lifted)
+    full, _ = first.render(0, _rest(len(frags)))
     first.close()
     second.close()
     assert (full.part >= 0).sum() > 20 * max(1, (empty.part >= 0).sum())

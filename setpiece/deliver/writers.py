@@ -7,24 +7,42 @@ place, so an interrupted run never leaves a half-written file.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from setpiece.artifacts import Passes
 from setpiece.errors import OutputError
-from setpiece.render.passes import Passes
 
 
 def _atomic(path: Path) -> Path:
     return path.with_name(f".{path.name}.part")
 
 
+@contextmanager
+def _output_errors(path: Path):
+    """An OSError while writing (full disk, quota, permissions) becomes one OutputError
+    line naming the file, worded as the stage graph words it."""
+    from setpiece.graph import describe_os_error
+
+    try:
+        yield
+    except OutputError:
+        raise
+    except OSError as err:
+        if not err.filename:  # PIL and PyAV often leave it out
+            err.filename = str(path)
+        raise OutputError(describe_os_error(err)) from None
+
+
 def write_png(path: Path, rgb8: np.ndarray) -> None:
     from PIL import Image
 
     tmp = _atomic(path)
-    Image.fromarray(rgb8).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with _output_errors(path):
+        Image.fromarray(rgb8).save(tmp, format="PNG")
+        os.replace(tmp, path)
 
 
 EXR_CHANNELS = (
@@ -83,7 +101,8 @@ def write_exr(path: Path, passes: Passes, comp: np.ndarray) -> None:
     out.close()
     if not ok:
         raise OutputError(f"cannot write EXR {path}: {oiio.geterror()}")
-    os.replace(tmp, path)
+    with _output_errors(path):
+        os.replace(tmp, path)
 
 
 class Mp4Writer:
@@ -93,24 +112,36 @@ class Mp4Writer:
         import av
 
         self.path, self.tmp = path, _atomic(path)
-        self.container = av.open(str(self.tmp), mode="w", format="mp4")
+        with _output_errors(path):
+            self.container = av.open(str(self.tmp), mode="w", format="mp4")
         self.stream = self.container.add_stream("libx264", rate=round(fps))
         self.stream.width, self.stream.height = width - width % 2, height - height % 2
         self.stream.pix_fmt = "yuv420p"
         self.stream.options = {"crf": str(crf), "preset": "veryfast"}
         self._av = av
 
+        self.frames = 0
+
     def add(self, rgb8: np.ndarray) -> None:
         h, w = self.stream.height, self.stream.width
         frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb8[:h, :w]), format="rgb24")
-        for packet in self.stream.encode(frame):
-            self.container.mux(packet)
+        with _output_errors(self.path):
+            for packet in self.stream.encode(frame):
+                self.container.mux(packet)
+        self.frames += 1
 
     def close(self) -> None:
-        for packet in self.stream.encode():
-            self.container.mux(packet)
-        self.container.close()
-        os.replace(self.tmp, self.path)
+        """Finish the movie; with no frame added (the run failed first) just drop it,
+        so the error that stopped the run is the one reported."""
+        if self.frames == 0:
+            self.container.close()
+            Path(self.tmp).unlink(missing_ok=True)
+            return
+        with _output_errors(self.path):
+            for packet in self.stream.encode():
+                self.container.mux(packet)
+            self.container.close()
+            os.replace(self.tmp, self.path)
 
 
 def write_usd(
@@ -118,6 +149,16 @@ def write_usd(
 ) -> None:
     """One Mesh prim per fragment (points in rest pose about its centroid) animated by
     time-sampled translate/orient ops; Z-up, metres; hidden fragments get invisible."""
+    from pxr import Tf
+
+    try:
+        _write_usd(path, vertices, faces, sim, fps, color, debris)
+    except Tf.ErrorException as err:  # USD reports failed file writes as its own errors
+        _atomic(path).with_suffix(".usdc").unlink(missing_ok=True)
+        raise OutputError(f"cannot write USD {path}: {str(err).strip().splitlines()[-1]}") from None
+
+
+def _write_usd(path: Path, vertices, faces, sim, fps, color, debris) -> None:
     from pxr import Gf, Usd, UsdGeom, Vt
 
     tmp = _atomic(path).with_suffix(".usdc")
@@ -146,12 +187,13 @@ def write_usd(
         _write_debris(stage, debris, color)
     stage.GetRootLayer().Save()
     del stage
-    os.replace(tmp, path)
+    with _output_errors(path):
+        os.replace(tmp, path)
 
 
 def _animate(i, centre, sim, translate, orient, visibility, Gf, UsdGeom) -> None:
     """Key only where motion changes: ends of static spans keep interpolation exact."""
-    from setpiece.physics.rigid import quat_to_matrix
+    from setpiece.artifacts import quat_to_matrix
 
     q = sim.rotations[:, i].astype(float)
     t = sim.translations[:, i] + np.einsum("fij,j->fi", quat_to_matrix(q), centre)

@@ -17,21 +17,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.fft as sfft
 import warp as wp
 
+from setpiece.artifacts import DustFrame, Event
 from setpiece.errors import SetpieceError
 
 wp.config.log_level = max(wp.config.log_level, 30)  # no init banner
 wp.set_module_options({"enable_backward": False, "default_grid_stride": False})
 
 BURST_TIME = 0.4  # s over which one event releases its dust
-DUST_PER_JOULE = 4e-5  # m^3 of unit-density dust per joule of kinetic energy
-BREAK_FACTOR = 0.5  # a break makes less dust than an impact of equal energy
+# The one place dust strength is tuned: m^3 of unit-density dust per joule of an
+# event's kinetic energy, by kind (a crack parts slowly and grinds little;
+# pulverised members and hard impacts make the most). dust.amount scales all.
+DUST_PER_JOULE = {"impact": 4e-3, "break": 2e-3, "crack": 4e-4}
+HEAT_PER_DUST = 0.01  # warm air released with each unit of dust: it lifts the cloud
 FRAGMENT_DENSITY = 2400.0  # kg/m^3 (concrete) to size bursts from mass
 MAX_BURST_RADIUS = 6.0  # m
 MIN_CELLS = 4  # per axis
@@ -57,34 +60,6 @@ def resolve_device(device: str) -> str:
     if device not in ("cpu", "cuda"):
         raise SetpieceError(f"dust device {device!r} is not one of 'auto', 'cpu', 'cuda'")
     return device
-
-
-@dataclass(frozen=True)
-class DustEvent:
-    """A dust source emitted by the rigid-body sim."""
-
-    time: float  # s
-    position: tuple[float, float, float]  # m, world
-    mass: float  # kg of the fragment(s) involved
-    speed: float  # m/s relative speed at the break or impact
-    kind: str = "impact"  # "break" | "impact"
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("break", "impact"):
-            raise SetpieceError(f"DustEvent.kind {self.kind!r} must be 'break' or 'impact'")
-        if self.mass < 0 or self.speed < 0:
-            raise SetpieceError(f"DustEvent mass {self.mass} and speed {self.speed} must be >= 0")
-
-
-@dataclass(frozen=True)
-class DustFrame:
-    """One frame of dust: density on the grid box [bounds_min, bounds_max]."""
-
-    index: int
-    time: float
-    density: np.ndarray  # float32 (nx, ny, nz), cell-centred
-    bounds_min: tuple[float, float, float]
-    bounds_max: tuple[float, float, float]
 
 
 def grid_box(
@@ -703,7 +678,7 @@ class DustSolver:
         self._launch(k_divergence, self.shape, [self._u, self._v, self._w, self._walls, self._ground, self._div])
         return self._div.numpy() / self.voxel_size
 
-    def emit(self, events: Iterable[DustEvent], dt: float) -> None:
+    def emit(self, events: Iterable[Event], dt: float) -> None:
         """Start the given events' bursts and release every active burst's share
         of dust for the next dt. Call once per step, before step(dt), with the
         events that happened during it (an empty list still releases dust)."""
@@ -862,12 +837,12 @@ class DustSolver:
     def _noise_seed(self) -> int:
         return (self.seed * 1_000_003 + self._events_seen * 7919) % (2**31 - 1)
 
-    def _splat(self, event: DustEvent, share: float, dt: float, noise_seed: int) -> None:
+    def _splat(self, event: Event, share: float, dt: float, noise_seed: int) -> None:
         """Release `share` of an event's burst: a ball of dust and heat, air
         expanding from a ball twice as wide, and an outward push."""
         h = self.voxel_size
         energy = 0.5 * event.mass * event.speed**2
-        dust = DUST_PER_JOULE * energy * (BREAK_FACTOR if event.kind == "break" else 1.0)
+        dust = DUST_PER_JOULE[event.kind] * energy
         radius = float(np.clip(1.5 * (event.mass / FRAGMENT_DENSITY) ** (1 / 3), 1.5 * h, MAX_BURST_RADIUS))
         centre = np.asarray(event.position, float).copy()
         near_ground = bool(self._ground) and centre[2] - self.ground_z < radius + h
@@ -893,7 +868,7 @@ class DustSolver:
                 r,
                 2 * r,
                 self.amount * per_cell,
-                per_cell,
+                HEAT_PER_DUST * per_cell,
                 expand,
                 noise_seed,
                 self._rho,
@@ -911,7 +886,7 @@ class DustSolver:
 
 
 def simulate_dust(
-    events: Iterable[DustEvent],
+    events: Iterable[Event],
     bounds_min,
     bounds_max,
     frames: int,

@@ -8,12 +8,11 @@ translation of each chunk), so renderers and USD treat chunks as parts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from setpiece.artifacts import Event, Motion
 from setpiece.geometry import Mesh
-from setpiece.physics.rigid import GRAVITY, SimEvent, SimResult
+from setpiece.physics.rigid import GRAVITY
 
 DRAG = 0.15  # 1/s air drag on chunk velocity
 RESTITUTION = 0.25
@@ -40,19 +39,8 @@ CUBE_FACES = np.array(
 )
 
 
-@dataclass
-class Debris:
-    meshes: list[Mesh]  # chunk i is prototype i % PROTOTYPES scaled by scales[i]
-    motion: SimResult
-
-    @property
-    def scales(self) -> np.ndarray:
-        return np.array([m.meta.get("scale", 1.0) for m in self.meshes])
-
-
-def chunk_prototypes(seed: int) -> list[np.ndarray]:
+def chunk_prototypes(rng: np.random.Generator) -> list[np.ndarray]:
     """Irregular unit-sized boxes (vertices, centred on the origin)."""
-    rng = np.random.default_rng(seed + 11)
     corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], float) / 2
     protos = []
     for _ in range(PROTOTYPES):
@@ -61,16 +49,15 @@ def chunk_prototypes(seed: int) -> list[np.ndarray]:
     return protos
 
 
-def chunk_scales(count: int, size: float, seed: int) -> np.ndarray:
+def chunk_scales(count: int, size: float, rng: np.random.Generator) -> np.ndarray:
     """Chunk sizes: many small, few large (metres)."""
-    rng = np.random.default_rng(seed + 13)
     return size * rng.power(0.6, count).clip(0.25, 1.0)
 
 
-def debris_meshes(count: int, size: float, color, seed: int) -> list[Mesh]:
-    protos = chunk_prototypes(seed)
-    scales = chunk_scales(count, size, seed)
-    shade = np.random.default_rng(seed + 19).uniform(0.8, 1.1, count)
+def debris_meshes(count: int, size: float, color, rng: np.random.Generator) -> list[Mesh]:
+    protos = chunk_prototypes(rng)
+    scales = chunk_scales(count, size, rng)
+    shade = rng.uniform(0.8, 1.1, count)
     return [
         Mesh(
             protos[i % PROTOTYPES] * scales[i],
@@ -89,10 +76,15 @@ def half_heights(meshes: list[Mesh]) -> np.ndarray:
 
 
 def simulate_debris(
-    events: list[SimEvent], frames: int, fps: float, count: int, radius: np.ndarray, seed: int, substeps: int = 4
-) -> SimResult:
+    events: list[Event],
+    frames: int,
+    fps: float,
+    count: int,
+    radius: np.ndarray,
+    rng: np.random.Generator,
+    substeps: int = 4,
+) -> Motion:
     """Chunks spawned in proportion to each event's mass x speed, then integrated."""
-    rng = np.random.default_rng(seed + 17)
     spawn_time, pos, vel = _spawn(events, count, rng)
     n = len(spawn_time)
     spin = rng.normal(0, 6.0, (n, 3))
@@ -110,10 +102,10 @@ def simulate_debris(
             _step(pos, vel, spin, quat, live & ~resting, radius[:n], dt)
             resting |= live & (pos[:, 2] <= radius[:n] + 1e-3) & (np.linalg.norm(vel, axis=1) < REST_SPEED)
         rot[frame], trans[frame], visible[frame] = quat, pos, live
-    return SimResult(rot, trans, visible, [], fps)
+    return Motion(rot, trans, visible, [], fps)
 
 
-def _spawn(events: list[SimEvent], count: int, rng: np.random.Generator):
+def _spawn(events: list[Event], count: int, rng: np.random.Generator):
     if not events or count == 0:
         return np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3))
     weight = np.array([e.mass * max(e.speed, 0.5) for e in events])

@@ -10,11 +10,10 @@ storey are grouped into clusters that the sim treats as single bodies.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy.spatial import ConvexHull, HalfspaceIntersection, cKDTree
 
+from setpiece.artifacts import Fragments
 from setpiece.errors import SpecError
 from setpiece.world.building import Building, Element
 
@@ -22,34 +21,12 @@ PLANE_EPS = 1e-6
 CONTACT_EPS = 1e-4
 
 
-@dataclass
-class Fragments:
-    """Convex fragments in world space, with glue graph and clusters."""
-
-    vertices: list[np.ndarray]  # per fragment (Vi, 3), world
-    faces: list[np.ndarray]  # per fragment (Fi, 3) triangle indices, outward
-    centroids: np.ndarray  # (N, 3)
-    volumes: np.ndarray  # (N,)
-    element: np.ndarray  # (N,) index into building.elements
-    bonds: np.ndarray  # (B, 2) fragment pairs that touch
-    bond_area: np.ndarray  # (B,) m2 of shared face
-    cluster: np.ndarray  # (N,) cluster index
-
-    def __len__(self) -> int:
-        return len(self.volumes)
-
-    @property
-    def n_clusters(self) -> int:
-        return int(self.cluster.max()) + 1
-
-
-def fracture(building: Building, count: int, cluster_size: int, seed: int) -> Fragments:
+def fracture(building: Building, count: int, cluster_size: int, rng: np.random.Generator) -> Fragments:
     if count < len(building.elements):
         raise SpecError(
             f"fracture.fragments = {count} is fewer than the building's "
             f"{len(building.elements)} structural elements; raise it or use fewer floors/bays"
         )
-    rng = np.random.default_rng(seed)
     shares = _allocate(np.array([e.volume for e in building.elements]), count)
     cells: list[tuple[np.ndarray, int]] = []
     for idx, (element, n) in enumerate(zip(building.elements, shares)):

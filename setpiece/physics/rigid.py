@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from setpiece.physics.fracture import Fragments
+from setpiece.artifacts import Event, Fragments, Motion, quat_to_matrix
 from setpiece.spec import ShotSpec
 from setpiece.world.building import Building
 
@@ -26,62 +26,6 @@ IMPACT_DV = 2.0  # m/s change that counts as an impact event for dust
 SETTLE_TIME = 0.5  # s of unrecorded settling under dead load before the trigger
 SAFETY = 2.0  # bonds carry this multiple of their settled dead load
 CREEP_SPEED = 0.3  # m/s below which a body counts as at rest
-
-
-@dataclass
-class SimEvent:
-    time: float
-    position: tuple[float, float, float]
-    mass: float  # kg
-    speed: float  # m/s
-    kind: str  # "break" (glue or cluster shatter) or "impact"
-
-
-@dataclass
-class SimResult:
-    """Per-frame rigid transforms of each fragment relative to its rest pose."""
-
-    rotations: np.ndarray  # (frames, N, 4) quaternions x, y, z, w
-    translations: np.ndarray  # (frames, N, 3): world = R x_rest + t
-    visible: np.ndarray  # (frames, N) bool; supports cut by the trigger vanish into dust
-    events: list[SimEvent] = field(default_factory=list)
-    fps: float = 24.0
-
-    @property
-    def frames(self) -> int:
-        return len(self.rotations)
-
-    def concat(self, other: SimResult) -> SimResult:
-        """Both sets of parts in one result (this one's parts first)."""
-        return SimResult(
-            np.concatenate([self.rotations, other.rotations], axis=1),
-            np.concatenate([self.translations, other.translations], axis=1),
-            np.concatenate([self.visible, other.visible], axis=1),
-            self.events + other.events,
-            self.fps,
-        )
-
-    def matrices(self, frame: int) -> np.ndarray:
-        """(N, 4, 4) world-from-rest matrices of one frame."""
-        q, t = self.rotations[frame].astype(float), self.translations[frame].astype(float)
-        m = np.zeros((len(q), 4, 4))
-        m[:, :3, :3] = quat_to_matrix(q)
-        m[:, :3, 3] = t
-        m[:, 3, 3] = 1.0
-        m[~self.visible[frame]] = 0.0  # collapses hidden fragments to a point
-        return m
-
-
-def quat_to_matrix(q: np.ndarray) -> np.ndarray:
-    x, y, z, w = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
-    return np.stack(
-        [
-            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
-            np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
-            np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
-        ],
-        -2,
-    )
 
 
 @dataclass
@@ -101,12 +45,13 @@ class _Glue:
     strength: float  # N
 
 
-def simulate(spec: ShotSpec, building: Building, frags: Fragments, progress=None) -> SimResult:
-    return _World(spec, building, frags).run(progress)
+def simulate(spec: ShotSpec, building: Building, frags: Fragments, rng: np.random.Generator, progress=None) -> Motion:
+    """spec needs shot.frames, shot.fps, trigger and sim; rng draws the blast kicks."""
+    return _World(spec, building, frags, rng).run(progress)
 
 
 class _World:
-    def __init__(self, spec: ShotSpec, building: Building, frags: Fragments):
+    def __init__(self, spec: ShotSpec, building: Building, frags: Fragments, rng: np.random.Generator):
         import pybullet
 
         self.pb = pybullet
@@ -129,13 +74,13 @@ class _World:
         self.shapes = [self._shape(i) for i in range(len(frags))]
         self.bodies: dict[int, _Body] = {}
         self.owner = np.full(len(frags), -1)  # fragment -> body key
-        self.events: list[SimEvent] = []
+        self.events: list[Event] = []
         self.hidden = np.zeros(len(frags), bool)
         self._next_key = 0
         for c in range(frags.n_clusters):
             self._add_body(np.flatnonzero(frags.cluster == c), np.zeros(3), np.zeros(3), static_rest=True)
         self.glue = self._make_glue()
-        self.rng = np.random.default_rng(spec.shot.seed)
+        self.rng = rng
 
     # --- construction -------------------------------------------------
     def _shape(self, i: int) -> int:
@@ -223,7 +168,13 @@ class _World:
         return glue
 
     # --- stepping -----------------------------------------------------
-    def run(self, progress=None) -> SimResult:
+    def run(self, progress=None) -> Motion:
+        try:
+            return self._run(progress)
+        finally:  # the Bullet client is freed even when the sim fails or is interrupted
+            self.pb.disconnect(self.client)
+
+    def _run(self, progress) -> Motion:
         spec = self.spec
         n, frames = len(self.frags), spec.shot.frames
         rot = np.zeros((frames, n, 4), np.float32)
@@ -244,8 +195,7 @@ class _World:
             visible[frame] = ~self.hidden
             if progress:
                 progress(frame + 1, frames)
-        self.pb.disconnect(self.client)
-        return SimResult(rot, trans, visible, self.events, spec.shot.fps)
+        return Motion(rot, trans, visible, self.events, spec.shot.fps)
 
     def _settle(self) -> None:
         """Let the intact structure take its own weight with unbreakable glue, then
@@ -302,7 +252,7 @@ class _World:
         self.pb.removeBody(body.uid, physicsClientId=self.client)
         self.hidden[body.members] = True
         centre = self.frags.centroids[body.members].mean(axis=0)
-        self.events.append(SimEvent(time, tuple(map(float, centre)), body.mass, 8.0, "break"))
+        self.events.append(Event(time, tuple(map(float, centre)), body.mass, 8.0, "break"))
 
     def _shatter(self, key: int, time: float, kick: float, centre: np.ndarray, kind: str) -> None:
         body = self.bodies.pop(key)
@@ -321,7 +271,7 @@ class _World:
             v = np.asarray(lin) + np.cross(ang, world - np.asarray(pos)) + kick_v
             self._add_body(np.array([k]), v, np.asarray(ang), pose=(world, orn))
         speed = float(np.linalg.norm(lin)) + kick
-        self.events.append(SimEvent(time, tuple(map(float, pos)), body.mass, speed, kind))
+        self.events.append(Event(time, tuple(map(float, pos)), body.mass, speed, kind))
 
     def _drop_glue_of(self, key: int) -> None:
         keep = []
@@ -337,12 +287,20 @@ class _World:
         for g in self.glue:
             if self._load(g) > g.strength and self._moving(g):
                 self.pb.removeConstraint(g.uid, physicsClientId=self.client)
-                a = self.bodies[g.a]
-                pos, _ = self.pb.getBasePositionAndOrientation(a.uid, physicsClientId=self.client)
-                self.events.append(SimEvent(time, tuple(map(float, pos)), 0.1 * a.mass, 1.0, "break"))
+                self.events.append(self._crack(g, time))
             else:
                 keep.append(g)
         self.glue = keep
+
+    def _crack(self, g: _Glue, time: float) -> Event:
+        """A bond giving way: the material at the joint (a tenth of the lighter
+        body) parting at the bodies' relative speed."""
+        a, b = self.bodies[g.a], self.bodies[g.b]
+        pos, _ = self.pb.getBasePositionAndOrientation(a.uid, physicsClientId=self.client)
+        va = np.asarray(self.pb.getBaseVelocity(a.uid, physicsClientId=self.client)[0])
+        vb = np.asarray(self.pb.getBaseVelocity(b.uid, physicsClientId=self.client)[0])
+        mass = 0.1 * min(a.mass, b.mass)
+        return Event(time, tuple(map(float, pos)), mass, float(np.linalg.norm(va - vb)), "crack")
 
     def _after_frame(self, time: float) -> None:
         """Impacts: shatter clusters that were hit hard, log dust events, clamp runaway speeds."""
@@ -358,7 +316,7 @@ class _World:
                 if len(body.members) > 1 and dv > SHATTER_DV:
                     self._shatter(key, time, 0.0, np.asarray(pos), kind="impact")
                     continue
-                self.events.append(SimEvent(time, tuple(map(float, pos)), body.mass, dv, "impact"))
+                self.events.append(Event(time, tuple(map(float, pos)), body.mass, dv, "impact"))
             speed = float(np.linalg.norm(lin))
             if speed > limit:
                 pb.resetBaseVelocity(body.uid, (lin * limit / speed).tolist(), ang, physicsClientId=self.client)

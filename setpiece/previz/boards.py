@@ -43,12 +43,12 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy.spatial import ConvexHull
 
+from setpiece.artifacts import Passes
 from setpiece.camera import Camera, sun_direction
 from setpiece.geometry import Mesh, box_mesh
 from setpiece.previz.animatic import _fit, _font
 from setpiece.previz.breakdown import SceneBreakdown
 from setpiece.previz.shotlist import Shot
-from setpiece.render.passes import Passes
 from setpiece.spec import BuildingSection
 from setpiece.world.building import make_building
 

@@ -25,7 +25,7 @@ from setpiece.prompt.encoder import Encoder, load_encoder
 from setpiece.prompt.grammar import Found
 from setpiece.prompt.lexicon import CONCEPTS, Concept
 from setpiece.prompt.text import PromptText
-from setpiece.spec import ShotSpec, spec_from_dict
+from setpiece.spec import WORLD_LIMIT, ShotSpec, spec_from_dict
 
 # function words: a phrase for the model never starts or ends on one
 STOPWORDS = frozenset(
@@ -464,6 +464,10 @@ def _apply_camera(state: _State) -> None:
     if dist < nearest:
         state.warnings.append(f"camera.position: {dist:g} m away is inside the building: using {nearest:g} m")
         dist = nearest
+    farthest = WORLD_LIMIT * 0.7  # x and y both stay inside the spec's world
+    if max(dist, z) > farthest:
+        state.warnings.append(f"camera.position: {max(dist, z):g} m is beyond the shot's world: using {farthest:g} m")
+        dist, z = min(dist, farthest), min(z, farthest)
     direction = np.array([0.75, -1.0]) / np.linalg.norm([0.75, -1.0])  # the automatic framing's side
     x, y = (direction * dist).round(1)
     used = [f for f in (place, scale, distance, height) if f]

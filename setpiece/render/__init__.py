@@ -1,27 +1,27 @@
-"""Render stage: a backend turns per-fragment transforms into image passes.
+"""Render backends behind one Protocol, picked by name (render.backend).
 
 `preview` rasterises with moderngl (EGL); `final` path-traces with Mitsuba 3.
-Both share the scene's camera and sun, and return `Passes`.
+Both share the scene's camera and sun, and return `Passes`. Other backends
+plug in with `register_backend`, the way Mitsuba registers plugins.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import Any, Protocol
+
 import numpy as np
 
+from setpiece.artifacts import Fragments, Passes
+from setpiece.errors import RenderError
 from setpiece.geometry import Mesh
-from setpiece.physics.fracture import Fragments
-from setpiece.render.passes import Passes
-from setpiece.spec import ShotSpec
-from setpiece.world.building import Scene
-
-__all__ = ["Passes", "make_backend", "fragment_meshes", "interior_exposure"]
+from setpiece.world.building import ShotScene
 
 INTERIOR_SKY = 0.05  # share of skylight reaching the inside of the intact building
 
 
-def fragment_meshes(scene: Scene, frags: Fragments, seed: int) -> list[Mesh]:
+def fragment_meshes(scene: ShotScene, frags: Fragments, rng: np.random.Generator) -> list[Mesh]:
     """Fragments as meshes, tinted per structural element so the facade is not uniform."""
-    rng = np.random.default_rng(seed + 1)
     tint = rng.uniform(0.9, 1.08, size=len(scene.building.elements))
     base = np.asarray(scene.building.color)
     return [
@@ -30,7 +30,7 @@ def fragment_meshes(scene: Scene, frags: Fragments, seed: int) -> list[Mesh]:
     ]
 
 
-def interior_exposure(scene: Scene, meshes: list[Mesh]) -> list[np.ndarray]:
+def interior_exposure(scene: ShotScene, meshes: list[Mesh]) -> list[np.ndarray]:
     """Per-face skylight factor: faces inside the intact shell (the inner side of
     the walls included) get little sky, so windows read dark as in the final render."""
     hx, hy = (np.asarray(scene.building.footprint) / 2) - 0.01
@@ -43,16 +43,42 @@ def interior_exposure(scene: Scene, meshes: list[Mesh]) -> list[np.ndarray]:
     return out
 
 
-def make_backend(spec: ShotSpec, scene: Scene, frags: Fragments, extra: list[Mesh] = (), dust_box=None):
+class Backend(Protocol):
+    """What every render backend does: draw one frame of the shot's parts."""
+
+    def render(self, frame: int, matrices: np.ndarray, previous: np.ndarray | None, dust) -> tuple[Passes, Any]:
+        """(passes, dust layer as premultiplied RGBA or None) for one frame; matrices are the
+        parts' world-from-rest transforms, previous the last frame's (for motion vectors)."""
+
+    def close(self) -> None: ...
+
+
+# name -> the backend class, or "module:Class" loaded on first use so `import setpiece` stays cheap
+_BACKENDS: dict[str, type | str] = {
+    "preview": "setpiece.render.preview:PreviewBackend",
+    "final": "setpiece.render.final:FinalBackend",
+}
+
+
+def register_backend(name: str, cls: type | str) -> None:
+    """Make a backend available as render.backend = NAME. The class is built as
+    cls(spec, scene, meshes, exposure, dust_box) and must follow `Backend`."""
+    _BACKENDS[name] = cls
+
+
+def backend_class(name: str) -> type:
+    try:
+        entry = _BACKENDS[name]
+    except KeyError:
+        raise RenderError(f"render.backend: no backend named {name!r}; choose one of {sorted(_BACKENDS)}") from None
+    if isinstance(entry, str):
+        module, _, attr = entry.partition(":")
+        entry = _BACKENDS[name] = getattr(importlib.import_module(module), attr)
+    return entry
+
+
+def make_backend(spec, scene: ShotScene, meshes: list[Mesh], extra: list[Mesh] = (), dust_box=None) -> Backend:
     """The spec's render backend, ready to draw frames of this fractured building
-    (parts: fragments first, then the extra meshes such as debris chunks).
-    `backend.render(matrices, previous, dust)` returns (passes, dust layer or None)."""
-    meshes = fragment_meshes(scene, frags, spec.shot.seed)
-    if spec.render.backend == "final":
-        from setpiece.render.final import FinalBackend
-
-        return FinalBackend(spec, scene, meshes + list(extra), dust_box)
-    from setpiece.render.preview import PreviewBackend
-
+    (parts: the fragment meshes first, then the extra meshes such as debris chunks)."""
     exposure = interior_exposure(scene, meshes) + [np.ones(len(m.faces)) for m in extra]
-    return PreviewBackend(spec, scene, meshes + list(extra), exposure)
+    return backend_class(spec.render.backend)(spec, scene, meshes + list(extra), exposure, dust_box)

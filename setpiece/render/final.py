@@ -14,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from setpiece.artifacts import Passes
 from setpiece.errors import RenderError
 from setpiece.fx.volume import DUST_ALBEDO, dust_layer
 from setpiece.geometry import Mesh
-from setpiece.render.passes import Passes
+from setpiece.graph import stage_rng
 from setpiece.render.raster import PreviewRenderer
 
 LLVM_CANDIDATES = (
@@ -43,22 +44,24 @@ def load_mitsuba(device: str = "auto"):
     wanted = (
         ["cuda_ad_rgb", "llvm_ad_rgb"] if device == "auto" else [f"{'cuda' if device == 'cuda' else 'llvm'}_ad_rgb"]
     )
+    failures = []
     for variant in wanted:
         if variant not in variants:
+            failures.append(f"{variant} is not built into this Mitsuba")
             continue
         try:
             mi.set_variant(variant)
             return mi
-        except Exception:  # no driver for this variant here; try the next
-            continue
+        except Exception as err:  # no driver for this variant here; say why and try the next
+            failures.append(f"{variant}: {str(err).splitlines()[0] if str(err) else type(err).__name__}")
     raise RenderError(
-        f"no usable Mitsuba variant among {wanted}: the CPU variant needs LLVM 19 "
+        f"no usable Mitsuba variant ({'; '.join(failures)}): the CPU variant needs LLVM 19 "
         "(apt-get install libllvm19, or set DRJIT_LIBLLVM_PATH); cuda needs an NVIDIA GPU"
     )
 
 
 class FinalBackend:
-    def __init__(self, spec, scene, meshes: list[Mesh], dust_box=None):
+    def __init__(self, spec, scene, meshes: list[Mesh], exposure=None, dust_box=None):
         """dust_box: (bounds_min, bounds_max, grid shape) of the dust, or None for no dust."""
         self.mi = load_mitsuba(spec.render.device)
         self.spec, self.scene, self.dust_box = spec, scene, dust_box
@@ -68,7 +71,6 @@ class FinalBackend:
         self.mi_scene = self.mi.load_dict(self._scene_dict(colors))
         self.params = self.mi.traverse(self.mi_scene)
         self.key = "fragments.vertex_positions"
-        self._frame = 0
 
     def _scene_dict(self, colors: np.ndarray) -> dict:
         mi, spec, cam = self.mi, self.spec, self.scene.camera
@@ -145,7 +147,7 @@ class FinalBackend:
             },
         }
 
-    def render(self, matrices: np.ndarray, previous: np.ndarray | None = None, dust=None):
+    def render(self, frame: int, matrices: np.ndarray, previous: np.ndarray | None = None, dust=None):
         """(passes, dust layer): the dust is ray-marched as in the preview, or with
         dust.path_traced path-traced into the beauty as a heterogeneous medium
         (lit and shadowed by the scene; about 100 s a 640x360 frame on 2 CPU cores)."""
@@ -156,8 +158,8 @@ class FinalBackend:
             density = np.ascontiguousarray(np.transpose(np.asarray(dust.density, np.float32), (2, 1, 0)))
             self.params[DUST_KEY] = self.mi.TensorXf(density[..., None])
         self.params.update()
-        seed = self.spec.shot.seed * 100003 + self._frame  # fresh, reproducible noise per frame
-        self._frame += 1
+        # fresh noise per frame, the same whichever order (or machine) renders the frames
+        seed = int(stage_rng(self.spec.shot.seed, "render", frame).integers(2**31))
         image = np.asarray(self.mi.render(self.mi_scene, seed=seed), np.float32)
         rgb, alpha = image[..., :3], np.clip(image[..., 3], 0.0, 1.0)
         aov = self.aovs.render(

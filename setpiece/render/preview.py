@@ -12,7 +12,7 @@ from setpiece.render.raster import PreviewRenderer
 class PreviewBackend:
     """Draws a shot's frames: fragment transforms in, passes out."""
 
-    def __init__(self, spec, scene, meshes: list[Mesh], exposure: list[np.ndarray]):
+    def __init__(self, spec, scene, meshes: list[Mesh], exposure: list[np.ndarray], dust_box=None):
         self.spec, self.scene = spec, scene
         self.renderer = PreviewRenderer(meshes, exposure)
         light = spec.light
@@ -20,7 +20,7 @@ class PreviewBackend:
         self.sky_color = np.asarray(light.sky_color) * light.sky_intensity
         self.radius = 1.5 * max(scene.building.height, *scene.building.footprint)
 
-    def render(self, matrices: np.ndarray, previous: np.ndarray | None = None, dust=None):
+    def render(self, frame: int, matrices: np.ndarray, previous: np.ndarray | None = None, dust=None):
         """(passes, dust layer or None) for one frame."""
         passes = self.renderer.render(
             self.scene.camera, matrices, self.scene.sun_dir, self.sun_color, self.sky_color, self.radius, previous

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from setpiece.artifacts import Passes
 from setpiece.camera import Camera
 from setpiece.errors import RenderError
 from setpiece.geometry import Mesh
-from setpiece.render.passes import Passes
 
 TEX_COLS = 256  # parts per texture row (4 texels each)
 SHADOW_SIZE = 2048

@@ -1,4 +1,4 @@
-"""Scene stage: a procedural building as structural solids, plus camera and sun.
+"""The procedural building as structural solids, and the shot camera that frames it.
 
 Every element is an axis-aligned box (slab, column, pier between windows,
 sill/header band), so fracture can cut it exactly; windows are the gaps
@@ -54,15 +54,17 @@ class Building:
 
 
 @dataclass(frozen=True)
-class Scene:
+class ShotScene:
     building: Building
     camera: Camera
     sun_dir: np.ndarray
 
 
-def build_scene(spec: ShotSpec) -> Scene:
+def build_scene(spec: ShotSpec) -> ShotScene:
     building = make_building(spec.building)
-    return Scene(building, make_camera(spec, building), sun_direction(spec.light.sun_elevation, spec.light.sun_azimuth))
+    return ShotScene(
+        building, make_camera(spec, building), sun_direction(spec.light.sun_elevation, spec.light.sun_azimuth)
+    )
 
 
 def make_building(b: BuildingSection) -> Building:

@@ -1,14 +1,14 @@
 import numpy as np
 
+from setpiece.artifacts import Event
 from setpiece.physics.debris import debris_meshes, half_heights, simulate_debris
-from setpiece.physics.rigid import SimEvent
 
-EVENTS = [SimEvent(0.1, (0.0, 0.0, 6.0), 20000.0, 8.0, "break"), SimEvent(0.5, (10.0, 0.0, 1.0), 200.0, 2.0, "impact")]
+EVENTS = [Event(0.1, (0.0, 0.0, 6.0), 20000.0, 8.0, "break"), Event(0.5, (10.0, 0.0, 1.0), 200.0, 2.0, "impact")]
 
 
 def _run(count=300, frames=144):
-    meshes = debris_meshes(count, 0.3, (0.4, 0.4, 0.4), seed=1)
-    return meshes, simulate_debris(EVENTS, frames, 24.0, count, half_heights(meshes), seed=1)
+    meshes = debris_meshes(count, 0.3, (0.4, 0.4, 0.4), np.random.default_rng(1))
+    return meshes, simulate_debris(EVENTS, frames, 24.0, count, half_heights(meshes), np.random.default_rng(1))
 
 
 def test_chunks_stay_above_ground_and_settle():
@@ -34,6 +34,6 @@ def test_same_seed_same_debris():
 
 
 def test_no_events_no_debris():
-    meshes = debris_meshes(10, 0.3, (0.4, 0.4, 0.4), seed=1)
-    motion = simulate_debris([], 12, 24.0, 10, half_heights(meshes), seed=1)
+    meshes = debris_meshes(10, 0.3, (0.4, 0.4, 0.4), np.random.default_rng(1))
+    motion = simulate_debris([], 12, 24.0, 10, half_heights(meshes), np.random.default_rng(1))
     assert motion.translations.shape[1] == 0

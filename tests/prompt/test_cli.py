@@ -82,7 +82,7 @@ def test_without_the_model_the_cli_says_so(monkeypatch, no_render):
 def test_shot_writes_the_spec_beside_the_takes_and_renders_it(tmp_path, monkeypatch):
     rendered = {}
 
-    def fake_run_shot(spec, shot_dir, progress=None):
+    def fake_run_shot(spec, shot_dir, progress=None, farm=None):
         rendered["spec"], rendered["dir"] = spec, Path(shot_dir)
         return TakeResult(Path(shot_dir) / "take_001", spec.shot.frames, 0, {"scene": 0.1})
 
