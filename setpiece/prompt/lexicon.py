@@ -233,7 +233,7 @@ CONCEPTS: tuple[Concept, ...] = (
         r"|(?:comes|coming|came) straight down"
         r"|inwards?|(?:falls?|collapses?|drops?|crumbles?) straight|folds? (?:down|up|in)"
         r"|into (?:its|the|their) (?:own )?(?:basements?|foundations|cellars?|footprints?)"
-        r"|like a (?:stone|lift|elevator)"
+        r"|like a (?:stone|lift|elevator)|straight to the ground"
         r"|vertical collapse|progressive collapse|concertina\w*|telescop\w*|caves? in|caving in|straight - ?down",
         "implodes; collapses straight down; falls into its own footprint; pancakes floor by floor;"
         " drops vertically; caves in on itself",
@@ -308,7 +308,7 @@ CONCEPTS: tuple[Concept, ...] = (
         "time",
         "noon",
         r"noon|midday|mid - ?day|high sun|overhead sun|harsh sun|sun (?:directly )?overhead|middle of the day"
-        r"|sun (?:\w+ )?high|lunch - ?time",
+        r"|sun (?:\w+ )?high|lunch - ?time|sun (?:\w+ ){0,2}above",
         "noon; midday sun; harsh overhead sunlight",
     ),
     _c("time", "day", r"day|daytime|daylight|broad daylight", "daytime; broad daylight"),
@@ -316,14 +316,15 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "time",
         "golden hour",
-        r"golden hour|magic hour|golden light|late light|low sun|warm (?:late )?light|late in the day",
+        r"golden hour|magic hour|golden light|late light|low sun|warm (?:late )?light|late in the day"
+        r"|(?:low on|near|clears?|just above) the horizon",
         "golden hour; magic hour; warm low golden sunlight",
     ),
     _c(
         "time",
         "sunset",
         r"sunset|sundown|setting sun|sun (?:\w+ )?(?:goes down|sets|dips|sinks|drops|slips)|below the horizon"
-        r"|last light",
+        r"|last light|sun (?:\w+ ){0,2}(?:set|gone down)",
         "sunset; as the sun goes down",
     ),
     _c("time", "dusk", r"dusk|twilight|nightfall|blue hour|gloaming", "dusk; twilight; nightfall; the blue hour"),
@@ -331,7 +332,7 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "time",
         "night",
-        r"night\w*|midnight|after dark|moonlit|moonlight|in the dark|darkness|floodlit|3 am",
+        r"night\w*|midnight|after dark|pitch (?:dark|black)|moonlit|moonlight|in the dark|darkness|floodlit|3 am",
         "night; at night; after dark under floodlights; moonlight",
     ),
     # --- weather ---
@@ -421,7 +422,7 @@ CONCEPTS: tuple[Concept, ...] = (
     _c(
         "dust",
         "light",
-        r"(?:light|little|thin|faint|minimal|a bit of|some wisps of|wispy|slight|small|modest|puffs? of"
+        r"(?:light|little|thin|faint|minimal|a bit of|some wisps of|wispy|slight|small|modest|puffs? of|tiny"
         r"|barely any|hardly any|not much|a touch of) (?:(?!wall|tide|wave)\w+ ){0,2}(?:dust|smoke)"
         r"|(?:dust|smoke) (?:is )?(?:light|minimal|thin)",
         "light dust; a little dust; a thin haze of dust; wisps of dust",

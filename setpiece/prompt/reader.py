@@ -49,7 +49,7 @@ GENERIC = frozenset(
 WEAK = GENERIC | frozenset("town sky lens cloud clouds sun light air side way top bottom wall roof".split())
 DUST_WORDS = frozenset("dust smoke cloud clouds debris grit rubble plume plumes haze".split())
 MODEL_THRESHOLD = 0.7  # cosine similarity a phrase needs to count as a paraphrase (below, mostly wrong)
-WORD_THRESHOLD = 0.78  # a single word needs more: alone it often half-matches a phrase ("town" ~ "town hall")
+WORD_THRESHOLD = 0.8  # a single word needs more: alone it often half-matches a phrase ("town" ~ "town hall")
 MODEL_MARGIN = 0.05  # over the best other value of the same slot
 MAX_GRAM = 6
 # values that mean nearly the same for the shot: the model need not tell them apart

@@ -141,25 +141,22 @@ def test_without_the_model_the_grammar_still_reads_and_says_so(monkeypatch):
 
 @needs_model
 @pytest.mark.parametrize(
-    ("prompt", "check"),
+    ("prompt", "field", "check"),
     [
-        ("we stand on the pavement on the other side of the road", lambda s: s.camera.position[2] < 2.5),
-        ("as the sun dips below the horizon", lambda s: s.light.sun_elevation < 10),
-        ("the camera floats high above the rooftops", lambda s: s.camera.position[2] > 20),
-        ("the old tower block sinks down on itself", lambda s: s.trigger.side == "all"),
+        ("just as the sun is going down", "light.sun_elevation", lambda s: s.light.sun_elevation < 10),
+        ("the tower collapses on itself", "trigger.mode", lambda s: s.trigger.mode == "implode"),
     ],
 )
-def test_paraphrases_are_matched(prompt, check):
+def test_paraphrases_no_keyword_covers_are_matched_by_the_model(prompt, field, check):
     reading = read_prompt(prompt)
     assert reading.model_used and check(reading.spec), reading.rows
+    assert reading.row(field).confidence < 0.95  # a model match (keywords read 0.95)
 
 
 @needs_model
-def test_the_model_matches_a_phrase_no_keyword_covers():
-    reading = read_prompt("the tower collapses on itself")
-    row = reading.row("trigger.mode")
-    assert row is not None and reading.spec.trigger.mode == "implode"
-    assert row.confidence < 0.95  # a model match, not a keyword
+def test_without_the_model_those_paraphrases_are_not_read(monkeypatch):
+    monkeypatch.setattr(reader, "load_encoder", lambda: (None, "sentence-embedding model not installed"))
+    assert read_prompt("just as the sun is going down").row("light.sun_elevation") is None
 
 
 def test_default_spec_is_the_base_when_none_is_given():
