@@ -265,7 +265,7 @@ def read_height_classes(text: PromptText) -> list[Found]:
         "low - ?rise|lowrise": "low-rise",
         "mid - ?rise|midrise|medium - ?rise": "mid-rise",
         "high - ?rise|highrise|tower ?blocks?": "high-rise",
-        "towers?": "tower",
+        "(?<!clock )(?<!bell )(?<!water )(?<!church )(?<!cooling )(?<!radio )(?<!watch )towers?": "tower",
     }
     for pattern, name in classes.items():
         for _, first, last in text.find(_rx(f"(?:{pattern})")):
