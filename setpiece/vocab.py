@@ -242,6 +242,12 @@ LIGHT_PRESETS: dict[str, LightPreset] = {
     "dusk": LightPreset(2.0, 0.5, (1.0, 0.50, 0.28), 0.3, (0.40, 0.42, 0.66)),
     "night": LightPreset(35.0, 0.12, (0.60, 0.70, 1.0), 0.06, (0.10, 0.14, 0.28)),
     "overcast": LightPreset(45.0, 0.4, (0.95, 0.95, 0.95), 1.3, (0.72, 0.74, 0.78)),
+    # named by prompts; the weather ones lend their sky when a time of day is named too
+    "sunrise": LightPreset(4.0, 1.8, (1.0, 0.65, 0.42), 0.35, (0.6, 0.58, 0.75)),
+    "sunset": LightPreset(3.0, 1.6, (1.0, 0.55, 0.32), 0.32, (0.55, 0.45, 0.6)),
+    "fog": LightPreset(25.0, 0.3, (0.9, 0.9, 0.9), 1.0, (0.7, 0.72, 0.74)),
+    "rain": LightPreset(35.0, 0.25, (0.85, 0.88, 0.92), 0.9, (0.5, 0.53, 0.58)),
+    "clear": LightPreset(45.0, 3.2, (1.0, 0.95, 0.88), 0.6, (0.5, 0.66, 0.95)),
 }
 DEFAULT_LIGHT = "day"
 

@@ -12,35 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-
-class LightPreset(NamedTuple):
-    sun_elevation: float  # degrees
-    sun_intensity: float
-    sun_color: tuple[float, float, float]
-    sky_intensity: float
-    sky_color: tuple[float, float, float]
-
-
-# Time of day and weather -> light. Values shared with the previz shot list where
-# names overlap (dawn, dusk, morning, evening, day, night).
-LIGHT_PRESETS: dict[str, LightPreset] = {
-    "dawn": LightPreset(6.0, 1.6, (1.0, 0.7, 0.5), 0.35, (0.55, 0.55, 0.75)),
-    "sunrise": LightPreset(4.0, 1.8, (1.0, 0.65, 0.42), 0.35, (0.6, 0.58, 0.75)),
-    "morning": LightPreset(20.0, 2.5, (1.0, 0.88, 0.72), 0.5, (0.6, 0.7, 0.9)),
-    "noon": LightPreset(70.0, 3.5, (1.0, 0.98, 0.95), 0.7, (0.5, 0.66, 0.92)),
-    "day": LightPreset(45.0, 3.0, (1.0, 0.95, 0.88), 0.6, (0.55, 0.68, 0.9)),
-    "afternoon": LightPreset(35.0, 3.0, (1.0, 0.93, 0.82), 0.6, (0.55, 0.68, 0.9)),
-    "golden hour": LightPreset(10.0, 2.2, (1.0, 0.72, 0.45), 0.4, (0.62, 0.62, 0.78)),
-    "sunset": LightPreset(3.0, 1.6, (1.0, 0.55, 0.32), 0.32, (0.55, 0.45, 0.6)),
-    "dusk": LightPreset(5.0, 1.5, (1.0, 0.6, 0.4), 0.3, (0.45, 0.45, 0.7)),
-    "evening": LightPreset(15.0, 2.2, (1.0, 0.8, 0.6), 0.45, (0.6, 0.62, 0.8)),
-    "night": LightPreset(30.0, 0.25, (0.6, 0.7, 1.0), 0.08, (0.1, 0.14, 0.25)),
-    # weather: sun elevation is used only when the prompt names no time of day
-    "overcast": LightPreset(40.0, 0.4, (0.9, 0.9, 0.92), 1.2, (0.62, 0.64, 0.68)),
-    "fog": LightPreset(25.0, 0.3, (0.9, 0.9, 0.9), 1.0, (0.7, 0.72, 0.74)),
-    "rain": LightPreset(35.0, 0.25, (0.85, 0.88, 0.92), 0.9, (0.5, 0.53, 0.58)),
-    "clear": LightPreset(45.0, 3.2, (1.0, 0.95, 0.88), 0.6, (0.5, 0.66, 0.95)),
-}
+# Time of day and weather -> light: the one table in setpiece.vocab, shared with previz.
 WEATHER = ("overcast", "fog", "rain", "clear")
 
 DUST_AMOUNTS: dict[str, float] = {"none": 0.0, "light": 0.4, "normal": 1.0, "heavy": 2.5, "engulfing": 5.0}

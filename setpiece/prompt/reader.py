@@ -26,6 +26,7 @@ from setpiece.prompt.grammar import Found
 from setpiece.prompt.lexicon import CONCEPTS, Concept
 from setpiece.prompt.text import PromptText
 from setpiece.spec import WORLD_LIMIT, ShotSpec, spec_from_dict
+from setpiece.vocab import LIGHT_PRESETS
 
 # function words: a phrase for the model never starts or ends on one
 STOPWORDS = frozenset(
@@ -413,8 +414,8 @@ def _apply_light(state: _State) -> None:
 
 
 def _apply_light_preset(state: _State, time: Found | None, weather: Found | None) -> None:
-    base = lexicon.LIGHT_PRESETS[time.value] if time else None
-    sky = lexicon.LIGHT_PRESETS[weather.value] if weather else base
+    base = LIGHT_PRESETS[time.value] if time else None
+    sky = LIGHT_PRESETS[weather.value] if weather else base
     elevation_from = time or weather
     _set(state, "light.sun_elevation", (base or sky).sun_elevation, elevation_from)
     intensity = sky.sun_intensity if not base else min(base.sun_intensity, sky.sun_intensity)

@@ -13,6 +13,7 @@ from setpiece.cli import app
 from setpiece.pipeline import TakeResult
 from setpiece.prompt import reader
 from setpiece.spec import load_spec
+from setpiece.vocab import LIGHT_PRESETS
 
 PROMPT = "A twelve-storey brick apartment block implodes at dusk, seen from across the street, heavy dust"
 
@@ -33,7 +34,7 @@ def test_dry_run_prints_only_toml_that_load_spec_accepts(tmp_path, no_render):
     path = tmp_path / "shot.toml"
     path.write_text(result.stdout)
     spec = load_spec(path)
-    assert (spec.building.material, spec.light.sun_elevation) == ("brick", 5.0)
+    assert (spec.building.material, spec.light.sun_elevation) == ("brick", LIGHT_PRESETS["dusk"].sun_elevation)
     assert "building.floors" in result.stderr and "twelve-storey" in result.stderr  # the table
 
 
@@ -51,7 +52,7 @@ def test_spec_keeps_the_fields_the_prompt_does_not_mention(tmp_path, no_render):
     data = tomllib.loads(result.stdout)
     assert (data["shot"]["seed"], data["building"]["floors"], data["building"]["material"]) == (99, 9, "sandstone")
     assert data["render"]["width"] == 320
-    assert (data["trigger"]["side"], data["light"]["sun_elevation"]) == ("right", 5.0)
+    assert (data["trigger"]["side"], data["light"]["sun_elevation"]) == ("right", LIGHT_PRESETS["dusk"].sun_elevation)
 
 
 def test_contradiction_is_printed_as_a_warning(no_render):
