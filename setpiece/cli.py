@@ -150,6 +150,9 @@ def previz(
         help="3d (blocking drawn with the preview renderer) or placeholder (framing sketches, no OpenGL needed)",
     ),
     scenes: str = typer.Option(None, "--scenes", help="previz only these scenes, by number: 1-40,52,7A"),
+    render_vfx: bool = typer.Option(
+        False, "--render-vfx", help="render collapse VFX shots as preview clips in place of their boards"
+    ),
 ) -> None:
     """Screenplay -> breakdown, shot list, storyboards, animatic and contact sheet."""
     from setpiece.previz import placeholder_board, run_previz
@@ -175,6 +178,7 @@ def previz(
                 fps=fps,
                 progress=_reporter(bars),
                 scenes=scenes,
+                render_vfx=render_vfx,
             )
     except (SetpieceError, OSError) as err:
         _fail(err)

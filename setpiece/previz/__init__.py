@@ -106,11 +106,14 @@ def run_previz(
     fps: int = 24,
     progress: Progress | None = None,
     scenes: str | None = None,
+    render_vfx: bool = False,
 ) -> PrevizResult:
     """Parse, break down, plan shots (or read an edited ``shot_list``), draw boards
     (3D blocking unless ``board_renderer`` is given), cut the animatic and write the
     contact sheet into a new take folder under out_dir. ``scenes`` picks part of the
-    script by scene number ("1-40,52,7A"). ``progress(stage, done, total)`` hears
+    script by scene number ("1-40,52,7A"). ``render_vfx`` renders the collapse-type VFX
+    shots as preview clips that replace their boards in the animatic and its OTIO
+    (setpiece/previz/clips.py). ``progress(stage, done, total)`` hears
     about each scene blocked, board drawn and board encoded.
 
     At most MAX_SHOTS shots a run (PrevizLimitError names a --scenes range that fits).
@@ -138,7 +141,17 @@ def run_previz(
     try:
         with _terminate_as_exit():
             take, files, boards, mp4, otio_path = _build_take(
-                tmp, out_dir, Path(script_path), play, chosen, shots, board_renderer, board_size, fps, progress
+                tmp,
+                out_dir,
+                Path(script_path),
+                play,
+                chosen,
+                shots,
+                board_renderer,
+                board_size,
+                fps,
+                progress,
+                render_vfx,
             )
     except BaseException as err:
         takes.discard(tmp)
@@ -159,7 +172,7 @@ def run_previz(
     )
 
 
-def _build_take(tmp, out_dir, script, play, scenes, shots, board_renderer, board_size, fps, progress):
+def _build_take(tmp, out_dir, script, play, scenes, shots, board_renderer, board_size, fps, progress, render_vfx):
     files = _write_reports(tmp, script, play, scenes, shots)
     renderer = board_renderer or StoryboardRenderer(scenes, shots, progress=progress)
     try:
@@ -168,7 +181,12 @@ def _build_take(tmp, out_dir, script, play, scenes, shots, board_renderer, board
     finally:
         if board_renderer is None:
             renderer.close()
-    mp4, otio_path = write_animatic(boards, shots, tmp, fps=fps, progress=progress)
+    clips = {}
+    if render_vfx:
+        from setpiece.previz.clips import render_clips
+
+        clips = render_clips(shots, {s.number: s for s in scenes}, tmp / "clips", board_size, fps, progress)
+    mp4, otio_path = write_animatic(boards, shots, tmp, fps=fps, progress=progress, clips=clips)
     files |= write_contact_sheet(tmp, boards, shots, scenes, title=play.title)
     files |= {"animatic.mp4": mp4, "animatic.otio": otio_path}
     take = takes.publish(tmp, out_dir, "v")

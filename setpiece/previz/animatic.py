@@ -35,9 +35,12 @@ def write_animatic(
     fps: int = 24,
     name: str = "animatic",
     progress: Progress | None = None,
+    clips: dict[int, Path] | None = None,
 ) -> tuple[Path, Path]:
     """Write ``name.mp4`` and ``name.otio`` into out_dir; return both paths.
-    ``progress("animatic", done, total)`` hears about each board encoded."""
+    ``progress("animatic", done, total)`` hears about each board encoded. ``clips`` maps a
+    shot's index to a rendered take (setpiece/previz/clips.py) that plays in place of its board."""
+    clips = clips or {}
     if len(board_pngs) != len(shots):
         raise InputError(f"animatic needs one board per shot: got {len(board_pngs)} boards for {len(shots)} shots")
     if not shots:
@@ -47,8 +50,8 @@ def write_animatic(
     frames = [frames_at(s.duration_s, fps) for s in shots]
     mp4 = out_dir / f"{name}.mp4"
     otio_path = out_dir / f"{name}.otio"
-    _write_mp4(mp4, [Path(p) for p in board_pngs], shots, frames, fps, progress)
-    _write_otio(otio_path, [Path(p) for p in board_pngs], shots, frames, fps, name)
+    _write_mp4(mp4, [Path(p) for p in board_pngs], shots, frames, fps, progress, clips)
+    _write_otio(otio_path, [Path(p) for p in board_pngs], shots, frames, fps, name, clips)
     return mp4, otio_path
 
 
@@ -56,16 +59,29 @@ def write_animatic(
 
 
 def _write_mp4(
-    path: Path, boards: list[Path], shots: list[Shot], frames: list[int], fps: int, progress: Progress | None = None
+    path: Path,
+    boards: list[Path],
+    shots: list[Shot],
+    frames: list[int],
+    fps: int,
+    progress: Progress | None = None,
+    clips: dict[int, Path] | None = None,
 ) -> None:
-    """The boards through deliver's MP4 writer (the shot pipeline's), each held for its frames."""
+    """The boards through deliver's MP4 writer (the shot pipeline's), each held for its frames;
+    a shot with a rendered clip plays the clip's frames instead (its last held if short)."""
+    from setpiece.previz.clips import clip_frames
+
     width, height = _even_size(open_board(boards[0]).size)
     writer = None
     try:
         writer = Mp4Writer(path, width, height, Fraction(fps), crf=20)
         for k, (board, shot, count) in enumerate(zip(boards, shots, frames), start=1):
-            picture = np.asarray(captioned(open_board(board).resize((width, height)), shot))
-            for _ in range(count):
+            if k - 1 in (clips or {}):
+                pictures = [_picture(p, shot, width, height) for p in clip_frames(clips[k - 1])[:count]]
+                pictures += [pictures[-1]] * (count - len(pictures))
+            else:
+                pictures = [_picture(board, shot, width, height)] * count
+            for picture in pictures:
                 writer.add(picture)
             if progress:
                 progress("animatic", k, len(boards))
@@ -75,6 +91,10 @@ def _write_mp4(
     finally:
         if writer is not None:
             writer.discard()
+
+
+def _picture(path: Path, shot: Shot, width: int, height: int) -> np.ndarray:
+    return np.asarray(captioned(open_board(path).resize((width, height)), shot))
 
 
 def open_board(path: Path) -> Image.Image:
@@ -114,7 +134,15 @@ def captioned(image: Image.Image, shot: Shot) -> Image.Image:
 # --------------------------------------------------------------------------- OTIO
 
 
-def _write_otio(path: Path, boards: list[Path], shots: list[Shot], frames: list[int], fps: int, name: str) -> None:
+def _write_otio(
+    path: Path,
+    boards: list[Path],
+    shots: list[Shot],
+    frames: list[int],
+    fps: int,
+    name: str,
+    clips: dict[int, Path] | None = None,
+) -> None:
     timeline = otio.schema.Timeline(name=name, global_start_time=otio.opentime.RationalTime(0, fps))
     track = otio.schema.Track(name="boards", kind=otio.schema.TrackKind.Video)
     for board, shot, count in zip(boards, shots, frames):
@@ -136,6 +164,10 @@ def _write_otio(path: Path, boards: list[Path], shots: list[Shot], frames: list[
         )
         track.append(clip)
     timeline.tracks.append(track)
+    for index, take in (clips or {}).items():  # the rendered take in place of its board
+        from setpiece.deliver.otio import swap_in_take
+
+        swap_in_take(timeline, shots[index].number, take, relative_to=path.parent)
     otio.adapters.write_to_file(timeline, str(path))
 
 
