@@ -4,17 +4,25 @@ touched and a failed run leaves nothing behind."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
 import shutil
+import socket
 import time
 from pathlib import Path
 
 from setpiece.errors import OutputError
 
-PARTIAL = re.compile(r"\.partial-(\d+)-[0-9a-f]+")
+# .partial-PID-TOKEN-hHOST: the host tag keeps a run on one machine from sweeping the live
+# work folder of a run on another that shares the output folder (its pid means nothing here)
+PARTIAL = re.compile(r"\.partial-(\d+)-[0-9a-f]{8}(?:-h([0-9a-f]{8}))?")
 STALE_AFTER = 10.0  # seconds: a folder this young may belong to a run still starting up
+
+
+def _host_tag() -> str:
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
 
 def start(out_dir: Path) -> Path:
@@ -26,7 +34,7 @@ def start(out_dir: Path) -> Path:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         sweep_stale(out_dir)
-        work = out_dir / f".partial-{os.getpid()}-{secrets.token_hex(4)}"
+        work = out_dir / f".partial-{os.getpid()}-{secrets.token_hex(4)}-h{_host_tag()}"
         work.mkdir()
     except OSError as err:
         raise OutputError(f"cannot create output folder {out_dir}: {err.strerror}") from None
@@ -34,14 +42,18 @@ def start(out_dir: Path) -> Path:
 
 
 def sweep_stale(out_dir: Path, min_age: float = STALE_AFTER) -> list[Path]:
-    """Remove `.partial-PID-*` folders whose process is gone and that are older than
-    min_age seconds. A live process's folder is never touched (its pid answers
-    signal 0); a pid reused by an unrelated process only keeps a leftover a while longer."""
+    """Remove this machine's `.partial-PID-*` folders whose process is gone and that are
+    older than min_age seconds. A live process's folder is never touched (its pid answers
+    signal 0); a pid reused by an unrelated process only keeps a leftover a while longer;
+    another machine's folders are left to that machine."""
     removed = []
     now = time.time()
+    here = _host_tag()
     for entry in Path(out_dir).iterdir():
         match = PARTIAL.fullmatch(entry.name)
-        if not match or not entry.is_dir() or entry.is_symlink() or _alive(int(match[1])):
+        if not match or match[2] not in (None, here) or not entry.is_dir() or entry.is_symlink():
+            continue
+        if _alive(int(match[1])):
             continue
         try:
             if now - entry.stat().st_mtime < min_age:

@@ -99,3 +99,14 @@ def test_output_that_is_a_file_is_a_clear_error(tmp_path):
     path.write_text("")
     with pytest.raises(OutputError, match="not a folder"):
         takes.start(path)
+
+
+def test_partial_of_another_machine_is_left_to_it(tmp_path):
+    # on a shared output folder a pid from another host means nothing here
+    other = tmp_path / f".partial-{_dead_pid()}-abcd1234-h00000000"
+    ours = tmp_path / f".partial-{_dead_pid()}-abcd1234-h{takes._host_tag()}"
+    for path in (other, ours):
+        path.mkdir()
+        _age(path)
+    assert takes.sweep_stale(tmp_path) == [ours]
+    assert other.is_dir()
