@@ -27,7 +27,7 @@ class DeliverJob:
     fps: float
     width: int
     height: int
-    inputs: dict[str, Any] = field(default_factory=dict)  # upstream artifacts (scene, fracture, sim, debris)
+    inputs: dict[str, Any] = field(default_factory=dict)  # upstream artifacts (scene, fracture, sim, debris, dust)
 
 
 class Writer(Protocol):
@@ -41,6 +41,7 @@ _WRITERS: dict[str, type | str] = {
     "exr": "setpiece.deliver:ExrSequence",
     "mp4": "setpiece.deliver:Movie",
     "usd": "setpiece.deliver:UsdCache",
+    "vdb": "setpiece.deliver.vdb:VdbSequence",
 }
 
 

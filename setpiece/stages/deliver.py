@@ -1,4 +1,4 @@
-"""Deliver stage: the writers the spec's [output] asks for (PNG, EXR, MP4, USD) fill the take."""
+"""Deliver stage: the writers the spec's [output] asks for (PNG, EXR, MP4, USD, OpenVDB dust) fill the take."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ class DeliverWorker:
 STAGE = FrameStage(
     name="deliver",
     reads=("output", "shot.name", "shot.fps", "render.width", "render.height"),
-    needs=("scene", "fracture", "sim", "debris"),
-    version="2",
+    needs=("scene", "fracture", "sim", "debris", "dust"),
+    version="3",
     open=DeliverWorker,
 )
