@@ -36,6 +36,14 @@ MATERIALS = {
     "brick": (1900.0, 1.2e5, (0.45, 0.22, 0.14)),
     "sandstone": (2200.0, 1.5e5, (0.62, 0.52, 0.38)),
 }
+# Single-scattering albedo (linear RGB) of each material's dust: pale grey
+# cement and aggregate, reddish-tan fired clay, ochre sand. Kept high, as
+# real mineral dust scatters most of what it intercepts.
+DUST_COLOR = {
+    "concrete": (0.86, 0.84, 0.80),
+    "brick": (0.84, 0.62, 0.48),
+    "sandstone": (0.88, 0.74, 0.50),
+}
 
 
 class BuildingSection(_Section):
@@ -107,6 +115,9 @@ class DustSection(_Section):
     enabled: bool = True
     resolution: int = Field(64, ge=8, le=512, description="voxels along the longest axis")
     amount: float = Field(1.0, ge=0.0, le=20.0)
+    wind: tuple[float, float, float] = Field(
+        (1.5, 0.5, 0.0), description="air flow (m/s, world x y z) that carries the dust away as it thins"
+    )
     path_traced: bool = Field(
         False,
         description="final backend: dust as a Mitsuba heterogeneous medium "

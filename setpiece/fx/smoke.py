@@ -33,8 +33,13 @@ BURST_TIME = 0.4  # s over which one event releases its dust
 # The one place dust strength is tuned: m^3 of unit-density dust per joule of an
 # event's kinetic energy, by kind (a crack parts slowly and grinds little;
 # pulverised members and hard impacts make the most). dust.amount scales all.
-DUST_PER_JOULE = {"impact": 4e-3, "break": 2e-3, "crack": 4e-4}
-HEAT_PER_DUST = 0.01  # warm air released with each unit of dust: it lifts the cloud
+# Density 1 is a dense cloud (extinction DEFAULT_SIGMA = 1.5 per metre, see
+# fx/volume.py): tens of it made every voxel an opaque step and the heavy
+# dust's pull (dust_weight x density) crushed the ground front into one cell.
+DUST_PER_JOULE = {"impact": 1e-3, "break": 8e-4, "crack": 2e-4}
+# Warm, turbulent air carried with each unit of dust, by kind: storey bursts
+# billow up, ground impacts mostly roll out as a heavy front.
+HEAT_PER_DUST = {"impact": 0.05, "break": 0.5, "crack": 0.3}
 FRAGMENT_DENSITY = 2400.0  # kg/m^3 (concrete) to size bursts from mass
 MAX_BURST_RADIUS = 6.0  # m
 MIN_CELLS = 4  # per axis
@@ -233,10 +238,17 @@ def k_maccormack_pair(
 
 @wp.kernel
 def k_cell_velocity(
-    u: wp.array3d(dtype=float), v: wp.array3d(dtype=float), w: wp.array3d(dtype=float), out: wp.array3d(dtype=wp.vec3)
+    u: wp.array3d(dtype=float),
+    v: wp.array3d(dtype=float),
+    w: wp.array3d(dtype=float),
+    wind: wp.vec3,
+    out: wp.array3d(dtype=wp.vec3),
 ):
+    """Cell-centred velocity plus the uniform wind (a uniform flow along the free-slip
+    ground is itself a solution, so the solver's own field stays wind-free)."""
     i, j, k = wp.tid()
-    out[i, j, k] = 0.5 * wp.vec3(u[i, j, k] + u[i + 1, j, k], v[i, j, k] + v[i, j + 1, k], w[i, j, k] + w[i, j, k + 1])
+    face = 0.5 * wp.vec3(u[i, j, k] + u[i + 1, j, k], v[i, j, k] + v[i, j + 1, k], w[i, j, k] + w[i, j, k + 1])
+    out[i, j, k] = face + wind
 
 
 @wp.func
@@ -582,7 +594,8 @@ class DustSolver:
     every side, for tests), pressure ("auto": spectral on CPU, red-black SOR
     on CUDA) and pressure_iterations (default max(100, 2 x longest axis)),
     maccormack (else plain semi-Lagrangian scalars), amount (dust per event),
-    expansion (m^3 of air pushed out per joule of an event's kinetic energy)."""
+    expansion (m^3 of air pushed out per joule of an event's kinetic energy),
+    wind (uniform air flow, m/s, that carries the dust and its eddies)."""
 
     def __init__(
         self,
@@ -596,14 +609,15 @@ class DustSolver:
         dissipation: float = 0.02,
         ground_z: float = 0.0,
         *,
-        dust_weight: float = 2.0,
-        cooling: float = 0.5,
+        dust_weight: float = 0.6,
+        cooling: float = 0.3,
+        wind=(0.0, 0.0, 0.0),
         closed: bool = False,
         pressure: str = "auto",
         pressure_iterations: int | None = None,
         maccormack: bool = True,
         amount: float = 1.0,
-        expansion: float = 1e-4,
+        expansion: float = 5e-4,
     ):
         if resolution < MIN_CELLS:
             raise SetpieceError(f"dust resolution {resolution} is too small; use at least {MIN_CELLS}")
@@ -613,6 +627,7 @@ class DustSolver:
         self.seed = seed
         self.buoyancy, self.vorticity, self.dissipation = buoyancy, vorticity, dissipation
         self.dust_weight, self.cooling = dust_weight, cooling
+        self.wind = np.asarray(wind, float).reshape(3)
         self.maccormack = maccormack
         self.amount = amount
         self.expansion = expansion
@@ -733,7 +748,7 @@ class DustSolver:
         wp.launch(kernel, dim=dim, inputs=inputs, device=self.device)
 
     def _cell_velocity(self) -> None:
-        self._launch(k_cell_velocity, self.shape, [self._u, self._v, self._w, self._vec_a])
+        self._launch(k_cell_velocity, self.shape, [self._u, self._v, self._w, wp.vec3(*self.wind), self._vec_a])
 
     def _advect_scalars(self, dt_h: float, decay: wp.vec2) -> None:
         """Advect density and heat, then rescale the density so that its total
@@ -752,7 +767,7 @@ class DustSolver:
         if self._walls:
             return 0.0
         rho = self._rho.numpy()
-        u, v, w = (a.numpy() for a in (self._u, self._v, self._w))
+        u, v, w = (a.numpy() + wind for a, wind in zip((self._u, self._v, self._w), self.wind))
         faces = [
             (rho[0], -u[0]),
             (rho[-1], u[-1]),
@@ -868,7 +883,7 @@ class DustSolver:
                 r,
                 2 * r,
                 self.amount * per_cell,
-                HEAT_PER_DUST * per_cell,
+                HEAT_PER_DUST[event.kind] * per_cell,
                 expand,
                 noise_seed,
                 self._rho,
@@ -877,7 +892,7 @@ class DustSolver:
             ],
         )
         spread = event.kind == "impact" and near_ground
-        push = min(0.35 * event.speed, 12.0) if spread else min(0.15 * event.speed, 6.0)
+        push = min(0.6 * event.speed, 15.0) if spread else min(0.15 * event.speed, 6.0)
         self._launch(
             k_splat_velocity,
             tuple(d + 1 for d in dims),

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from setpiece.artifacts import Passes
 from setpiece.errors import RenderError
-from setpiece.fx.volume import DUST_ALBEDO, dust_layer
+from setpiece.fx.volume import dust_albedo, dust_layer
 from setpiece.geometry import Mesh
 from setpiece.graph import stage_rng
 from setpiece.render.raster import PreviewRenderer
@@ -142,7 +141,7 @@ class FinalBackend:
             "interior": {
                 "type": "heterogeneous",
                 "scale": DEFAULT_SIGMA,
-                "albedo": {"type": "rgb", "value": list(DUST_ALBEDO)},
+                "albedo": {"type": "rgb", "value": list(dust_albedo(self.spec.building.material))},
                 "sigma_t": {"type": "gridvolume", "grid": grid, "to_world": box},
             },
         }
@@ -172,28 +171,13 @@ class FinalBackend:
             aov.alpha = alpha
             return aov, None
         if self.dust_box:  # dust is in the path-traced beauty; it still has to hide the sky
-            aov.alpha = alpha + (1.0 - alpha) * _dust_alpha(dust, aov, self.scene.camera)
+            aov.alpha = alpha + (1.0 - alpha) * np.clip(dust_layer(dust, aov, self.scene, self.spec)[..., 3], 0, 1)
             return aov, None
         aov.alpha = alpha
         return aov, dust_layer(dust, aov, self.scene, self.spec)
 
     def close(self) -> None:
         self.aovs.release()
-
-
-def _dust_alpha(dust, aov: Passes, camera) -> np.ndarray:
-    """Coverage of the dust against the sky: Mitsuba's film alpha only counts surfaces."""
-    from setpiece.fx.volume import ray_distance, raymarch
-
-    rgba = raymarch(
-        np.asarray(dust.density, np.float32),
-        dust.bounds_min,
-        dust.bounds_max,
-        camera,
-        np.array([0.0, 0.0, 1.0]),
-        depth=ray_distance(aov.depth, camera),
-    )
-    return np.clip(rgba[..., 3], 0.0, 1.0)
 
 
 def _denoise(rgb: np.ndarray) -> np.ndarray:

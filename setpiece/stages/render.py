@@ -37,8 +37,8 @@ class RenderWorker:
 
 STAGE = FrameStage(
     name="render",
-    reads=("render", "camera", "light", "shot.seed", "dust.path_traced"),
+    reads=("render", "camera", "light", "shot.seed", "dust.path_traced", "dust.wind", "building.material"),
     needs=("scene", "fracture", "sim", "debris", "dust"),
-    version="2",
+    version="3",
     open=RenderWorker,
 )
