@@ -16,7 +16,9 @@ CPU with pressure="iterative"). Everything is deterministic for a seed.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -47,6 +49,14 @@ MAX_MASS_FIX = 1.25  # bound on the per-step density rescale
 BALL_INTEGRAL = 4 * math.pi * 16 / 315  # integral of (1 - d^2)^3 over the unit ball
 
 _STATE = {"ready": False}
+_THREADS = max(1, min(os.cpu_count() or 1, 8))
+_POOL = ThreadPoolExecutor(_THREADS, thread_name_prefix="dust")
+
+
+def _band_edges(n: int) -> list[int]:
+    """Split 0..n into one band per CPU thread (one band for small grids)."""
+    count = _THREADS if n >= 8 * _THREADS else 1
+    return [round(n * b / count) for b in range(count + 1)]
 
 
 def _init_warp() -> None:
@@ -148,10 +158,12 @@ def k_advect_face(
     walls: int,
     ground: int,
     out: wp.array3d(dtype=float),
+    i0: int,
 ):
     """Semi-Lagrangian advection of the face-velocity component along `axis`
     (faces on closed walls stay zero)."""
     i, j, k = wp.tid()
+    i += i0  # this launch's band of the grid (see DustSolver._launch)
     off = OFF_C
     off[axis] = 0.0
     p = wp.vec3(float(i), float(j), float(k)) + off
@@ -177,11 +189,13 @@ def k_advect_pair(
     out_a: wp.array3d(dtype=float),
     out_b: wp.array3d(dtype=float),
     trace: wp.array3d(dtype=wp.vec3),
+    i0: int,
 ):
     """Semi-Lagrangian advection of two cell-centred scalars along one trace;
     the traced-back position is kept for the MacCormack limiter. With dilute=1
     both thin out where bursts expand the air, so dust mass is conserved."""
     i, j, k = wp.tid()
+    i += i0  # this launch's band of the grid (see DustSolver._launch)
     p = wp.vec3(float(i), float(j), float(k)) + OFF_C
     q = backtrace(vel, p, dt_h)
     trace[i, j, k] = q
@@ -228,8 +242,10 @@ def k_maccormack_pair(
     dt_h: float,
     out_a: wp.array3d(dtype=float),
     out_b: wp.array3d(dtype=float),
+    i0: int,
 ):
     i, j, k = wp.tid()
+    i += i0  # this launch's band of the grid (see DustSolver._launch)
     q = trace[i, j, k]
     keep = wp.exp(-dt_h * expand[i, j, k])
     out_a[i, j, k] = keep * limited(a, fwd_a[i, j, k], back_a[i, j, k], a[i, j, k], q, decay[0])
@@ -243,10 +259,12 @@ def k_cell_velocity(
     w: wp.array3d(dtype=float),
     wind: wp.vec3,
     out: wp.array3d(dtype=wp.vec3),
+    i0: int,
 ):
     """Cell-centred velocity plus the uniform wind (a uniform flow along the free-slip
     ground is itself a solution, so the solver's own field stays wind-free)."""
     i, j, k = wp.tid()
+    i += i0  # this launch's band of the grid (see DustSolver._launch)
     face = 0.5 * wp.vec3(u[i, j, k] + u[i + 1, j, k], v[i, j, k] + v[i, j + 1, k], w[i, j, k] + w[i, j, k + 1])
     out[i, j, k] = face + wind
 
@@ -257,8 +275,9 @@ def clamped(i: int, n: int) -> int:
 
 
 @wp.kernel
-def k_curl(vel: wp.array3d(dtype=wp.vec3), h: float, out: wp.array3d(dtype=wp.vec3)):
+def k_curl(vel: wp.array3d(dtype=wp.vec3), h: float, out: wp.array3d(dtype=wp.vec3), i0: int):
     i, j, k = wp.tid()
+    i += i0  # this launch's band of the grid (see DustSolver._launch)
     nx, ny, nz = vel.shape[0], vel.shape[1], vel.shape[2]
     i0, i1 = clamped(i - 1, nx), clamped(i + 1, nx)
     j0, j1 = clamped(j - 1, ny), clamped(j + 1, ny)
@@ -278,9 +297,11 @@ def k_forces(
     lift: float,
     weight: float,
     out: wp.array3d(dtype=wp.vec3),
+    i0: int,
 ):
     """Vorticity confinement eps*h*(N x omega) plus buoyancy, per cell (m/s^2)."""
     i, j, k = wp.tid()
+    i += i0  # this launch's band of the grid (see DustSolver._launch)
     nx, ny, nz = omega.shape[0], omega.shape[1], omega.shape[2]
     gx = wp.length(omega[clamped(i + 1, nx), j, k]) - wp.length(omega[clamped(i - 1, nx), j, k])
     gy = wp.length(omega[i, clamped(j + 1, ny), k]) - wp.length(omega[i, clamped(j - 1, ny), k])
@@ -299,9 +320,11 @@ def k_apply_forces(
     u: wp.array3d(dtype=float),
     v: wp.array3d(dtype=float),
     w: wp.array3d(dtype=float),
+    i0: int,
 ):
     """Average cell forces onto faces (edge faces take their one cell)."""
     i, j, k = wp.tid()
+    i += i0  # this launch's band of the grid (see DustSolver._launch)
     nx, ny, nz = force.shape[0], force.shape[1], force.shape[2]
     if j < ny and k < nz:
         u[i, j, k] += dt * 0.5 * (force[clamped(i - 1, nx), j, k][0] + force[clamped(i, nx), j, k][0])
@@ -334,9 +357,11 @@ def k_divergence(
     walls: int,
     ground: int,
     out: wp.array3d(dtype=float),
+    i0: int,
 ):
     """Net outflow of each cell in face-velocity units (divergence * h)."""
     i, j, k = wp.tid()
+    i += i0  # this launch's band of the grid (see DustSolver._launch)
     nx, ny, nz = out.shape[0], out.shape[1], out.shape[2]
     cx0, cx1 = side_closed(0, 0, walls, ground), side_closed(0, 1, walls, ground)
     cy0, cy1 = side_closed(1, 0, walls, ground), side_closed(1, 1, walls, ground)
@@ -352,14 +377,16 @@ def k_divergence(
 
 
 @wp.kernel
-def k_scale(a: wp.array3d(dtype=float), s: float):
+def k_scale(a: wp.array3d(dtype=float), s: float, i0: int):
     i, j, k = wp.tid()
+    i += i0  # this launch's band of the grid (see DustSolver._launch)
     a[i, j, k] *= s
 
 
 @wp.kernel
-def k_subtract(a: wp.array3d(dtype=float), b: wp.array3d(dtype=float)):
+def k_subtract(a: wp.array3d(dtype=float), b: wp.array3d(dtype=float), i0: int):
     i, j, k = wp.tid()
+    i += i0  # this launch's band of the grid (see DustSolver._launch)
     a[i, j, k] -= b[i, j, k]
 
 
@@ -376,9 +403,10 @@ def neighbour(p: wp.array3d(dtype=float), i: int, j: int, k: int, inside: bool, 
 
 @wp.kernel
 def k_red_black(
-    p: wp.array3d(dtype=float), div: wp.array3d(dtype=float), parity: int, sor: float, walls: int, ground: int
+    p: wp.array3d(dtype=float), div: wp.array3d(dtype=float), parity: int, sor: float, walls: int, ground: int, i0: int
 ):
     i, j, k = wp.tid()
+    i += i0  # this launch's band of the grid (see DustSolver._launch)
     if (i + j + k) % 2 != parity:
         return
     nx, ny, nz = p.shape[0], p.shape[1], p.shape[2]
@@ -419,8 +447,10 @@ def k_subtract_gradient(
     u: wp.array3d(dtype=float),
     v: wp.array3d(dtype=float),
     w: wp.array3d(dtype=float),
+    i0: int,
 ):
     i, j, k = wp.tid()
+    i += i0  # this launch's band of the grid (see DustSolver._launch)
     nx, ny, nz = p.shape[0], p.shape[1], p.shape[2]
     if j < ny and k < nz:
         g = face_gradient(
@@ -745,7 +775,23 @@ class DustSolver:
 
     # ------------------------------------------------------------ internals
     def _launch(self, kernel, dim, inputs) -> None:
-        wp.launch(kernel, dim=dim, inputs=inputs, device=self.device)
+        """Launch a grid kernel. Warp runs a CPU launch on one thread (and releases the
+        GIL), so on the CPU the grid's x range is split into bands launched from
+        worker threads: every core works, and each cell is still written by exactly
+        one thread in the same way (deterministic)."""
+        if kernel in (k_splat_scalars, k_splat_velocity):
+            wp.launch(kernel, dim=dim, inputs=inputs, device=self.device)
+            return
+        bands = _band_edges(dim[0]) if self.device == "cpu" else [0, dim[0]]
+        first = (bands[1] - bands[0], *dim[1:])
+        wp.launch(kernel, dim=first, inputs=[*inputs, 0], device=self.device)  # also loads the module
+        if len(bands) > 2:
+            jobs = [
+                _POOL.submit(wp.launch, kernel, dim=(b - a, *dim[1:]), inputs=[*inputs, a], device=self.device)
+                for a, b in zip(bands[1:-1], bands[2:])
+            ]
+            for job in jobs:
+                job.result()
 
     def _cell_velocity(self) -> None:
         self._launch(k_cell_velocity, self.shape, [self._u, self._v, self._w, wp.vec3(*self.wind), self._vec_a])

@@ -129,7 +129,7 @@ class FinalBackend:
 
     def _dust_dict(self, lo, hi, shape) -> dict:
         """A null-surfaced box holding a heterogeneous medium whose grid is refilled per frame."""
-        from setpiece.fx.volume import DEFAULT_SIGMA, vol_to_world
+        from setpiece.fx.volume import DEFAULT_G, DEFAULT_SIGMA, vol_to_world
 
         mi = self.mi
         box = mi.ScalarTransform4f(vol_to_world(lo, hi).tolist())
@@ -142,14 +142,17 @@ class FinalBackend:
                 "type": "heterogeneous",
                 "scale": DEFAULT_SIGMA,
                 "albedo": {"type": "rgb", "value": list(dust_albedo(self.spec.building.material))},
+                "phase": {"type": "hg", "g": DEFAULT_G},  # the ray marcher's phase function
                 "sigma_t": {"type": "gridvolume", "grid": grid, "to_world": box},
             },
         }
 
     def render(self, frame: int, matrices: np.ndarray, previous: np.ndarray | None = None, dust=None):
-        """(passes, dust layer): the dust is ray-marched as in the preview, or with
-        dust.path_traced path-traced into the beauty as a heterogeneous medium
-        (lit and shadowed by the scene; about 100 s a 640x360 frame on 2 CPU cores)."""
+        """(passes, dust layer): the dust is the preview's own ray-marched layer (same
+        light, colour and detail, so both backends agree), or with dust.path_traced
+        path-traced into the beauty as a heterogeneous medium of the same extinction,
+        albedo and phase function (lit and shadowed by the scene, but without the
+        render-time detail; about 100 s a 640x360 frame on 2 CPU cores)."""
         m = matrices[self.owner]
         world = np.einsum("nij,nj->ni", m[:, :3, :3], self.rest) + m[:, :3, 3]
         self.params[self.key] = self.mi.Float(world.ravel().astype(np.float32))
