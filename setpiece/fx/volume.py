@@ -60,7 +60,7 @@ NOISE_TILE = 16.0  # metres covered by one tile of it
 NOISE_PERIOD = 2.5  # s: each flow-noise phase lives this long, then fades and restarts
 NOISE_RISE = 1.2  # m/s: billows roll upwards through the noise
 DETAIL = 1.0  # default strength of the render-time detail (0: the bare grid)
-STEP = 0.8  # march step in voxels
+STEP = 1.0  # march step in voxels (dithered per pixel)
 
 
 @wp.func
@@ -123,9 +123,7 @@ class Medium:
     box_hi: wp.vec3
     step: float
     detail: float  # strength of the detail (0: none)
-    flow0: wp.vec3  # noise-space offsets of the two flow-noise phases
-    flow1: wp.vec3
-    fade: float  # weight of phase 0 (phase 1 has 1 - fade)
+    flow: wp.vec3  # noise-space offset of this frame's flow noise (see _flow_noise)
     dense: float  # extinction (1/m) above which dust is eroded least
 
 
@@ -182,9 +180,8 @@ def noise_at(tex: wp.array3d(dtype=wp.vec4), u: wp.vec3) -> wp.vec4:
 
 @wp.func
 def detail_noise(med: Medium, p: wp.vec3) -> wp.vec4:
-    """Flow noise at world point p: two drifting phases, cross-faded."""
-    u = p * (float(med.noise.shape[0]) / NOISE_TILE)
-    return med.fade * noise_at(med.noise, u - med.flow0) + (1.0 - med.fade) * noise_at(med.noise, u - med.flow1)
+    """Flow noise at world point p (the two phases are blended into one texture per frame)."""
+    return noise_at(med.noise, p * (float(med.noise.shape[0]) / NOISE_TILE) - med.flow)
 
 
 @wp.func
@@ -382,6 +379,19 @@ def _flow(time: float, wind) -> tuple[np.ndarray, np.ndarray, float]:
     return offsets[0], offsets[1], weights[0] / max(weights[0] + weights[1], 1e-9)
 
 
+def _flow_noise(time: float, wind) -> tuple[np.ndarray, np.ndarray]:
+    """This frame's noise texture and the offset to look it up at (u - offset): the two
+    phases' texture, phase 0 as it is and phase 1 shifted by the difference of their
+    offsets, blended once here so that the march takes one look-up per sample."""
+    flow0, flow1, fade = _flow(time, wind)
+    tex = noise_texture()
+    if fade >= 1.0 - 1e-6:
+        return tex, flow0
+    shift = flow1 - flow0  # phase 1 is read at u - flow1 = (u - flow0) - shift; ndimage: out[x] = in[x - shift]
+    moved = np.stack([ndimage.shift(tex[..., c], shift, order=1, mode="grid-wrap") for c in range(4)], axis=-1)
+    return (fade * tex + (1.0 - fade) * moved).astype(np.float32), flow0
+
+
 def raymarch(
     density: np.ndarray,
     bounds_min,
@@ -431,12 +441,11 @@ def raymarch(
     med = Medium()
     med.grid = wp.array(light_grid(extinction, h, sun_dir), dtype=wp.vec4, device=device)
     med.blocks = wp.array(_blocks(mask), dtype=wp.int32, device=device)
-    med.noise = wp.array(noise_texture(), dtype=wp.vec4, device=device)
+    noise, flow = _flow_noise(time, wind)
+    med.noise, med.flow = wp.array(noise, dtype=wp.vec4, device=device), wp.vec3(*flow)
     med.lo, med.h, med.step = wp.vec3(*lo), h, float(step or STEP * h)
     med.box_lo, med.box_hi = (wp.vec3(*b) for b in _box(mask, lo, h))
     med.detail, med.dense = float(detail), float(sigma)
-    flow0, flow1, med.fade = _flow(time, wind)
-    med.flow0, med.flow1 = wp.vec3(*flow0), wp.vec3(*flow1)
     if depth is None:
         depth = np.full((camera.height, camera.width), np.inf, np.float32)
     out = wp.empty((camera.height, camera.width), dtype=wp.vec4, device=device)
