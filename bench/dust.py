@@ -163,6 +163,7 @@ def contact_sheet(spec_path: str, out: str, shot_dir: str | None = None, frames=
     img = Image.fromarray(sheet)
     if scale < 1.0:
         img = img.resize((round(sheet.shape[1] * scale), round(sheet.shape[0] * scale)), Image.LANCZOS)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
     img.save(out)
     print(f"  contact sheet: {out} (rows preview, final; columns frames {', '.join(map(str, frames))})")
 
