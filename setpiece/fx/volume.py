@@ -547,10 +547,11 @@ def dust_albedo(material: str) -> tuple[float, float, float]:
     return DUST_COLOR.get(material, DUST_COLOR["concrete"])
 
 
-def dust_layer(dust, passes, scene, spec) -> np.ndarray:
+def dust_layer(dust, passes, scene, spec, detail: float = DETAIL) -> np.ndarray:
     """Ray-marched dust with its detail, premultiplied RGBA, held out by the rendered
     surfaces; lit by the same sun (irradiance / pi, as a matte surface) and sky as
-    the building; coloured by the building's material."""
+    the building; coloured by the building's material. detail=0: the bare grid, as
+    the path-traced medium sees it."""
     light, cam = spec.light, scene.camera
     return raymarch(
         np.asarray(dust.density, np.float32),
@@ -564,7 +565,7 @@ def dust_layer(dust, passes, scene, spec) -> np.ndarray:
         albedo=dust_albedo(spec.building.material),
         seed=dust.index,
         device=spec.render.device,
-        detail=DETAIL,
+        detail=detail,
         time=dust.time,
         wind=spec.dust.wind,
     )

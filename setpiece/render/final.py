@@ -174,7 +174,8 @@ class FinalBackend:
             aov.alpha = alpha
             return aov, None
         if self.dust_box:  # dust is in the path-traced beauty; it still has to hide the sky
-            aov.alpha = alpha + (1.0 - alpha) * np.clip(dust_layer(dust, aov, self.scene, self.spec)[..., 3], 0, 1)
+            coverage = dust_layer(dust, aov, self.scene, self.spec, detail=0.0)[..., 3]  # the medium has no detail
+            aov.alpha = alpha + (1.0 - alpha) * np.clip(coverage, 0, 1)
             return aov, None
         aov.alpha = alpha
         return aov, dust_layer(dust, aov, self.scene, self.spec)
