@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from pathlib import Path
 
 import typer
@@ -25,8 +27,13 @@ def render(
     backend: str = typer.Option(None, "--backend", help="override render.backend: preview or final"),
     frames: int = typer.Option(None, "--frames", help="override shot.frames"),
     plate: Path = typer.Option(None, "--plate", help="photo to comp over; the ground becomes a shadow catcher"),
+    workers: int = typer.Option(0, "--workers", min=0, max=256, help="render frames on N local Dask workers"),
+    scheduler: str = typer.Option(
+        None, "--scheduler", help="render frames on an existing Dask cluster, e.g. tcp://HOST:8786"
+    ),
 ) -> None:
     """Build, fracture, simulate, render and deliver one shot."""
+    from setpiece.farm import Farm
     from setpiece.pipeline import run_shot
     from setpiece.spec import load_spec, spec_from_dict
 
@@ -42,12 +49,11 @@ def render(
         shot = spec_from_dict(overrides, f"{spec} (with command-line overrides)")
         out = output or Path("shots") / shot.shot.name
         with _progress() as bars:
-            result = run_shot(shot, out, _reporter(bars))
+            result = run_shot(shot, out, _reporter(bars), Farm(workers, scheduler))
     except (SetpieceError, OSError) as err:
         _fail(err)
     except KeyboardInterrupt:
-        console.print("interrupted: this take was discarded; earlier takes are untouched")
-        raise typer.Exit(130) from None
+        _interrupted()
     console.print(f"[green]take written:[/] {result.take_dir}  ({result.frames} frames, {result.fragments} fragments)")
     for stage, seconds in result.timings.items():
         console.print(f"  {stage:<12} {seconds:7.2f} s")
@@ -92,11 +98,22 @@ def previz(
             )
     except (SetpieceError, OSError) as err:
         _fail(err)
+    except KeyboardInterrupt:
+        _interrupted()
     for warning in getattr(result, "warnings", []):
         console.print(f"[yellow]warning:[/] {warning}")
     console.print(f"[green]previz written:[/] {result.out_dir}  ({len(result.shots)} shots)")
     if result.contact_sheet:
         console.print(f"  contact sheet: {result.contact_sheet}")
+
+
+def _interrupted() -> None:
+    """Ctrl-C: the take is already discarded; leave now. Library exit hooks (Warp, Bullet,
+    Dask) take seconds to run and have nothing left to save, so they are skipped."""
+    console.print("interrupted: this take was discarded; earlier takes are untouched")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
 
 
 def _fail(err: Exception) -> None:

@@ -28,3 +28,8 @@ class OutputError(SetpieceError):
 
 class StageError(SetpieceError):
     """A stage failed; the message names the stage and what to change."""
+
+
+class SetpieceWarning(UserWarning):
+    """Something was off but setpiece went on (e.g. a huge plate read at reduced size);
+    the CLI prints these as one 'warning:' line each."""

@@ -122,6 +122,7 @@ class Context:
     seed: int
     report: Callable[[int, int], None]
     work: Path | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # how the stage runs, never what it computes
 
     def rng(self, frame: int | None = None) -> np.random.Generator:
         return stage_rng(self.seed, self.stage, frame)
@@ -161,7 +162,7 @@ def run_stages(
         missing = [n for n in stage.needs if n not in run.artifacts]
         if missing:
             raise StageError(f"stage {stage.name} needs {missing}, which no earlier stage made")
-        key = stage_key(stage, spec, run.keys)
+        key = guarded(stage.name, lambda s=stage: stage_key(s, spec, run.keys))
         run.keys[stage.name] = key
         ctx = make_context(stage, spec, run.artifacts, progress, work)
         with run.clock(stage.name):
@@ -192,13 +193,16 @@ def stage_key(stage: Stage, spec, upstream: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def make_context(stage: Stage, spec, artifacts: dict, progress: Progress | None, work: Path | None) -> Context:
+def make_context(
+    stage: Stage, spec, artifacts: dict, progress: Progress | None, work: Path | None, options: dict | None = None
+) -> Context:
     def report(done: int, total: int) -> None:
         if progress:
             progress(stage.name, done, total)
 
     inputs = {n: artifacts[n] for n in stage.needs}
-    return Context(stage.name, SpecView(spec, stage.reads, stage.name), inputs, spec.shot.seed, report, work)
+    view = SpecView(spec, stage.reads, stage.name)
+    return Context(stage.name, view, inputs, spec.shot.seed, report, work, dict(options or {}))
 
 
 def guarded(stage: str, fn: Callable[[], Any]):
@@ -291,14 +295,15 @@ def run_frames(
     frames: range,
     progress: Progress | None = None,
     work: Path | None = None,
+    options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Open every frame stage, push each frame through them in order, close them.
-    Returns each stage's close() summary by name."""
+    Returns each stage's close() summary by name. options reach every stage's context."""
     opened: list[tuple[FrameStage, FrameWorker]] = []
     ok = False
     try:
         for stage in stages:
-            ctx = make_context(stage, spec, run.artifacts, progress, work)
+            ctx = make_context(stage, spec, run.artifacts, progress, work, options)
             with run.clock(stage.name):
                 opened.append((stage, guarded(stage.name, lambda s=stage, c=ctx: s.open(c))))
         for done, index in enumerate(frames, 1):

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from setpiece import takes
+from setpiece.farm import Farm, farm_client, render_on_farm
 from setpiece.graph import Progress, Run, guarded, run_frames, run_stages
 from setpiece.spec import ShotSpec, dump_spec
 
@@ -28,21 +29,28 @@ class TakeResult:
     cached: set[str] = field(default_factory=set)  # stages that came from the cache
 
 
-def run_shot(spec: ShotSpec, shot_dir: str | Path, progress: Progress | None = None) -> TakeResult:
-    """Run every stage of the shot into shot_dir/take_NNN and return what was made."""
+def run_shot(
+    spec: ShotSpec, shot_dir: str | Path, progress: Progress | None = None, farm: Farm | None = None
+) -> TakeResult:
+    """Run every stage of the shot into shot_dir/take_NNN and return what was made;
+    with a farm, frames render on Dask workers (setpiece/farm.py)."""
     from setpiece.stages import FRAME_STAGES, SHOT_STAGES
 
     shot_dir = Path(shot_dir)
     guarded("comp", lambda: preflight(spec))
-    work = takes.start(shot_dir)
-    try:
-        run = run_stages(SHOT_STAGES, spec, shot_dir / ".cache", progress)
-        summaries = run_frames(FRAME_STAGES, spec, run, range(spec.shot.frames), progress, work)
-        guarded("deliver", lambda: write_records(work, spec, run))
-        take = takes.publish(work, shot_dir, "take_")
-    except BaseException:
-        takes.discard(work)
-        raise
+    with farm_client(farm) as client:
+        work = takes.start(shot_dir)
+        try:
+            run = run_stages(SHOT_STAGES, spec, shot_dir / ".cache", progress)
+            if client is not None:
+                summaries = render_on_farm(client, spec, run, work, FRAME_STAGES, progress)
+            else:
+                summaries = run_frames(FRAME_STAGES, spec, run, range(spec.shot.frames), progress, work)
+            guarded("deliver", lambda: write_records(work, spec, run))
+            take = takes.publish(work, shot_dir, "take_")
+        except BaseException:
+            takes.discard(work)
+            raise
     files = summaries.get("deliver") or {}
     return TakeResult(take, spec.shot.frames, len(run.artifacts["fracture"]), run.timings, files, run.cached)
 

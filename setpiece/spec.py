@@ -8,26 +8,62 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import os
+import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from setpiece.errors import SpecError
+from setpiece.plate.section import PlateSection
 
-Vec3 = tuple[float, float, float]
+WORLD_LIMIT = 10_000.0  # metres: a camera further out than this sees nothing of the shot
+Coord = Annotated[float, Field(ge=-WORLD_LIMIT, le=WORLD_LIMIT)]
+Vec3 = tuple[Coord, Coord, Coord]
+Colour = tuple[
+    Annotated[float, Field(ge=0.0, le=100.0)],
+    Annotated[float, Field(ge=0.0, le=100.0)],
+    Annotated[float, Field(ge=0.0, le=100.0)],
+]
+# shot.name becomes file names (NAME.0001.png, NAME.mp4, NAME.usd) inside the take
+SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: every float anywhere in the spec (tuples included) must be
+    # finite; TOML has nan and inf literals, and one NaN in a camera hangs the renderer
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*")
+    @classmethod
+    def _text_is_unicode(cls, value):
+        """Every string must be writable as UTF-8 (the take's spec.toml, file names)."""
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("holds characters that are not valid Unicode text (lone surrogates)") from None
+        return value
 
 
 class ShotSection(_Section):
-    name: str = Field("collapse", min_length=1, max_length=64)
+    name: str = Field("collapse", min_length=1, max_length=64, description="file names of the deliveries")
     frames: int = Field(120, ge=1, le=2400, description="shot length in frames")
-    fps: float = Field(24.0, gt=0, le=120)
-    seed: int = Field(7, ge=0, description="one seed drives fracture, sim and fx")
+    fps: float = Field(24.0, ge=1.0, le=120, description="frames per second (the sims step at 1/fps)")
+    seed: int = Field(7, ge=0, le=2**32 - 1, description="one seed drives fracture, sim and fx")
+
+    @field_validator("name")
+    @classmethod
+    def _safe_file_name(cls, name: str) -> str:
+        if not SAFE_NAME.fullmatch(name) or ".." in name:
+            raise ValueError(
+                f"{name!r} is not a safe file name: use letters, digits, '_', '-' and '.', "
+                "not starting with a dot and without '..', e.g. 'collapse_v2'"
+            )
+        return name
 
 
 MATERIALS = {
@@ -44,6 +80,9 @@ DUST_COLOR = {
     "brick": (0.84, 0.62, 0.48),
     "sandstone": (0.88, 0.74, 0.50),
 }
+
+
+MIN_CLEAR_HEIGHT = 1.5  # m under each slab: room for sill, window and header
 
 
 class BuildingSection(_Section):
@@ -64,7 +103,28 @@ class BuildingSection(_Section):
                 raise ValueError(f"footprint {label} must be between 3 and 120 m, got {value}")
         if min(self.bays) < 1 or max(self.bays) > 12:
             raise ValueError(f"bays must be between 1 and 12 each, got {self.bays}")
+        self._check_members_fit()
         return self
+
+    def _check_members_fit(self) -> None:
+        """Interior columns must clear the walls and each other, and each storey must leave
+        room for its windows: overlapping or flat members fracture into overlapping or
+        empty pieces that the sim throws apart."""
+        for label, extent, bays in zip(("width", "depth"), self.footprint, self.bays):
+            bay = extent / bays
+            need = max(self.column_size, self.wall_thickness + self.column_size / 2) + 0.1
+            if bays > 1 and bay < need:
+                raise ValueError(
+                    f"bays: {bays} bays across the {extent:g} m {label} are {bay:.2f} m wide, too narrow for "
+                    f"{self.column_size:g} m columns and {self.wall_thickness:g} m walls (need {need:.2f} m); "
+                    "use fewer bays, a larger footprint or thinner columns"
+                )
+        clear = self.storey_height - self.slab_thickness
+        if clear < MIN_CLEAR_HEIGHT:
+            raise ValueError(
+                f"slab_thickness: a {self.slab_thickness:g} m slab leaves {clear:.2f} m clear in a "
+                f"{self.storey_height:g} m storey; keep at least {MIN_CLEAR_HEIGHT} m (thinner slab or taller storey)"
+            )
 
 
 class FractureSection(_Section):
@@ -79,8 +139,8 @@ class TriggerSection(_Section):
         description="implode: falls into its own footprint; topple: leans toward `side` and falls; "
         "partial: one side or corner fails, the rest stands",
     )
-    time: float = Field(0.6, ge=0.0, description="seconds into the shot")
-    floors: tuple[int, ...] = Field((0,), description="floor indices (0 = ground) that are hit")
+    time: float = Field(0.6, ge=0.0, le=3600.0, description="seconds into the shot (after the last frame: no collapse)")
+    floors: tuple[int, ...] = Field((0,), max_length=40, description="floor indices (0 = ground) that are hit")
     side: Literal["all", "left", "right", "front", "back"] = Field(
         "left", description="which part of the floor loses its supports, so the building leans"
     )
@@ -92,7 +152,7 @@ class SimSection(_Section):
     glue_scale: float = Field(1.0, gt=0.0, le=100.0, description="multiplies the material glue strength")
     friction: float = Field(0.7, ge=0.0, le=2.0)
     restitution: float = Field(0.05, ge=0.0, le=1.0)
-    max_speed: float = Field(60.0, gt=0.0, description="m/s clamp against solver explosions")
+    max_speed: float = Field(60.0, gt=0.0, le=1000.0, description="m/s clamp against solver explosions")
 
 
 class CameraSection(_Section):
@@ -106,9 +166,9 @@ class LightSection(_Section):
     sun_elevation: float = Field(35.0, ge=1.0, le=90.0, description="degrees above horizon")
     sun_azimuth: float = Field(220.0, ge=0.0, lt=360.0, description="degrees, 0 = +Y, clockwise")
     sun_intensity: float = Field(3.0, ge=0.0, le=100.0)
-    sun_color: Vec3 = (1.0, 0.95, 0.88)
+    sun_color: Colour = (1.0, 0.95, 0.88)
     sky_intensity: float = Field(0.6, ge=0.0, le=100.0)
-    sky_color: Vec3 = (0.55, 0.68, 0.9)
+    sky_color: Colour = (0.55, 0.68, 0.9)
 
 
 class DustSection(_Section):
@@ -135,6 +195,13 @@ class CompSection(_Section):
     motion_blur: float = Field(0.5, ge=0.0, le=1.0, description="shutter as a share of the frame (0.5 = 180 deg)")
     shadow_strength: float = Field(0.75, ge=0.0, le=1.0, description="how dark the caught shadow makes the plate")
 
+    @field_validator("plate", "ocio_config")
+    @classmethod
+    def _existing_file(cls, value: str | None) -> str | None:
+        if value:  # None / "" mean no plate / the built-in config
+            _check_file(value)
+        return value
+
 
 class DebrisSection(_Section):
     enabled: bool = True
@@ -157,6 +224,7 @@ class OutputSection(_Section):
     mp4: bool = True
     usd: bool = True
     vdb: bool = True
+    otio: bool = Field(True, description="NAME.otio: the take as an editorial clip")
 
 
 class ShotSpec(_Section):
@@ -172,12 +240,48 @@ class ShotSpec(_Section):
     render: RenderSection = RenderSection()
     comp: CompSection = CompSection()
     output: OutputSection = OutputSection()
+    plate: PlateSection = PlateSection()
 
     @model_validator(mode="after")
     def _check_trigger_floors(self) -> ShotSpec:
         bad = [f for f in self.trigger.floors if not 0 <= f < self.building.floors]
         if bad:
             raise ValueError(f"trigger.floors {bad} outside the building's floors 0..{self.building.floors - 1}")
+        return self
+
+    @model_validator(mode="after")
+    def _check_camera(self) -> ShotSpec:
+        """A camera at its target has no viewing direction (the framing needs one)."""
+        c = self.camera
+        if c.position is None:
+            return self
+        # with no target the camera looks where make_camera aims: 40% up the building
+        target = c.target or (0.0, 0.0, self.building.floors * self.building.storey_height * 0.4)
+        if math.dist(c.position, target) < 0.01:
+            raise ValueError(
+                f"camera.position {list(c.position)} is at camera.target {list(target)}: "
+                "move the camera back from what it looks at"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_dust_memory(self) -> ShotSpec:
+        """The dust stage keeps every frame's density grid (float16) in memory: refuse
+        what would not fit in half this machine's memory, rather than be killed mid-run."""
+        d = self.dust
+        if not d.enabled or d.amount == 0:
+            return self
+        # voxels are cubes along the longest side of the dust box; its height is at most
+        # 1.4 / 3.2 of its width (stages/dust.py dust_bounds)
+        voxels = d.resolution**2 * math.ceil(d.resolution * 1.4 / 3.2)
+        need = 2 * voxels * self.shot.frames
+        limit = _physical_memory() // 2
+        if need > limit:
+            raise ValueError(
+                f"dust.resolution {d.resolution} over {self.shot.frames} frames (shot.frames) keeps up to "
+                f"{need / 2**30:.1f} GiB of dust in memory, over the {limit / 2**30:.1f} GiB this machine "
+                "can spare; lower dust.resolution or shot.frames"
+            )
         return self
 
     def digest(self, *sections: str) -> str:
@@ -187,11 +291,33 @@ class ShotSpec(_Section):
         return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: assume a 16 GiB machine
+        return 16 * 2**30
+
+
+def _check_file(value: str) -> None:
+    """Paths in a spec must name existing regular files (not folders, devices or FIFOs)."""
+    if "\0" in value:
+        raise ValueError("path holds a NUL byte; give the file's real path")
+    try:
+        exists, regular = Path(value).exists(), Path(value).is_file()
+    except OSError as err:  # e.g. a name too long for the filesystem
+        raise ValueError(f"cannot use {value!r}: {err.strerror}") from None
+    if not exists:
+        raise ValueError(f"file not found: {value!r}; give an existing file (a relative path starts at the spec)")
+    if not regular:
+        raise ValueError(f"{value!r} is not a regular file; give the path of the file itself")
+
+
 def _format_errors(err: ValidationError, source: str) -> str:
     lines = [f"invalid shot spec {source}:"]
     for item in err.errors():
-        field = ".".join(str(p) for p in item["loc"]) or "(top level)"
-        lines.append(f"  {field}: {item['msg']}")
+        msg = item["msg"].removeprefix("Value error, ")  # our validators' messages stand alone
+        field = ".".join(str(p) for p in item["loc"])
+        lines.append(f"  {field}: {msg}" if field else f"  {msg}")  # cross-field checks name their fields
     return "\n".join(lines)
 
 
@@ -211,9 +337,11 @@ def load_spec(path: str | Path) -> ShotSpec:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise SpecError(f"spec {path} is not valid TOML: {err}") from None
-    plate = data.get("comp", {}).get("plate") if isinstance(data.get("comp"), dict) else None
-    if isinstance(plate, str) and plate and not Path(plate).is_absolute():
-        data["comp"]["plate"] = str(path.parent / plate)  # plates sit next to their spec
+    for section, key in (("comp", "plate"), ("comp", "ocio_config"), ("plate", "photo")):
+        table = data.get(section)  # photos, plates and configs sit next to their spec
+        value = table.get(key) if isinstance(table, dict) else None
+        if isinstance(value, str) and value and "\0" not in value and not Path(value).is_absolute():
+            table[key] = str(path.parent / value)
     return spec_from_dict(data, str(path))
 
 
@@ -235,5 +363,19 @@ def _toml_value(value) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value)
+        return _toml_string(value)
     return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string: quotes, backslashes and control characters escaped, the
+    rest as is (JSON's surrogate-pair escapes of emoji are not valid TOML)."""
+    out = []
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'

@@ -43,14 +43,8 @@ def test_fragment_count_and_volume_conserved(scene, frags):
 def test_fragments_are_convex_and_inside_their_element(scene, frags):
     for i in range(len(frags)):
         e = scene.building.elements[frags.element[i]]
-        v, f = frags.vertices[i], frags.faces[i]
+        v = frags.vertices[i]
         assert np.all(v >= np.asarray(e.lo) - 1e-6) and np.all(v <= np.asarray(e.hi) + 1e-6)
-        # convex: every vertex lies on or behind the plane of every (outward) face
-        a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
-        normals = np.cross(b - a, c - a)
-        normals /= np.linalg.norm(normals, axis=1, keepdims=True)
-        height = np.einsum("fk,vfk->vf", normals, v[:, None, :] - a[None])
-        assert height.max() < 1e-6
 
 
 def test_connectivity_graph_links_the_whole_building(frags):
@@ -83,3 +77,50 @@ def test_same_seed_same_fracture(scene, frags):
 def test_too_few_fragments_is_a_clear_error(scene):
     with pytest.raises(SpecError, match="fracture.fragments"):
         fracture(scene.building, 10, 6, np.random.default_rng(1))
+
+
+def test_fragment_faces_are_closed_and_outward(frags):
+    for i in range(len(frags)):
+        v, f = frags.vertices[i], frags.faces[i]
+        tri = v[f]
+        # closed and outward: the faces enclose the fragment's volume with a positive sign
+        enclosed = np.einsum("fk,fk->f", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum() / 6
+        assert enclosed == pytest.approx(frags.volumes[i], rel=1e-6)
+
+
+def _surface_samples(v, f, per_m2):
+    """Points spread evenly over a fragment's surface (centres of each triangle cut
+    into m x m similar triangles), with the area each stands for."""
+    points, weights = [], []
+    for a, b, c in v[f]:
+        area = np.linalg.norm(np.cross(b - a, c - a)) / 2
+        m = max(1, int(np.ceil(np.sqrt(area * per_m2))))
+        i, j = np.mgrid[0:m, 0:m]
+        up, down = (i + j) <= m - 1, (i + j) <= m - 2  # the m*m sub-triangles, both orientations
+        bary = [np.c_[i[up] + 1 / 3, j[up] + 1 / 3], np.c_[i[down] + 2 / 3, j[down] + 2 / 3]]
+        uv = np.vstack(bary) / m
+        points.append(a + uv[:, :1] * (b - a) + uv[:, 1:] * (c - a))
+        weights.append(np.full(len(uv), area / m**2))
+    return np.vstack(points), np.concatenate(weights)
+
+
+def test_bonds_join_exactly_the_cells_that_share_a_face(frags):
+    """Checked independently of the fracture's polygon clipping: sample each cell's
+    surface and see how much of it lies on a neighbour's boundary."""
+    from scipy.spatial import ConvexHull
+
+    planes = [ConvexHull(v).equations for v in frags.vertices]
+    lo = np.array([v.min(axis=0) for v in frags.vertices])
+    hi = np.array([v.max(axis=0) for v in frags.vertices])
+    bonded = {tuple(sorted(p)): a for p, a in zip(frags.bonds.tolist(), frags.bond_area)}
+    for i in range(len(frags)):
+        points, weight = _surface_samples(frags.vertices[i], frags.faces[i], 1000)
+        near = np.flatnonzero(np.all(lo <= hi[i] + 1e-6, axis=1) & np.all(hi >= lo[i] - 1e-6, axis=1))
+        for j in near[near > i]:
+            box = np.all((points >= lo[j] - 1e-6) & (points <= hi[j] + 1e-6), axis=1)
+            on_j = (points[box] @ planes[j][:, :3].T + planes[j][:, 3]).max(axis=1) <= 1e-7
+            shared = weight[box][on_j].sum()
+            if (i, j) in bonded:
+                assert shared == pytest.approx(bonded[(i, j)], rel=0.25, abs=0.02), (i, j)
+            else:
+                assert shared < 0.02, f"cells {i} and {j} share {shared:.3f} m2 but have no bond"

@@ -59,7 +59,7 @@ def test_timings_hold_one_entry_per_stage_by_name(shot_dir):
     timings = json.loads((result.take_dir / "timings.json").read_text())
     names = [s.name for s in SHOT_STAGES + FRAME_STAGES]
     assert list(timings) == names
-    assert all(timings[n] < 0.5 for n in WHOLE_SHOT)  # from the cache: near zero
+    assert all(timings[n] < 1.0 for n in WHOLE_SHOT)  # from the cache: near zero
 
 
 def test_stage_version_is_in_the_key():
@@ -134,3 +134,34 @@ def test_importing_setpiece_loads_no_heavy_library():
     code = "import sys, setpiece, setpiece.pipeline, setpiece.stages, setpiece.cli; print(sorted(sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert not [m for m in heavy if f"'{m}'" in loaded]
+
+
+def test_ctrl_c_stops_a_render_within_a_second_and_leaves_nothing(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from setpiece.spec import dump_spec
+
+    spec = tmp_path / "long.toml"
+    spec.write_text(dump_spec(small_spec(shot={"frames": 2000}, dust={"enabled": False})))
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "setpiece", "render", str(spec), "-o", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.time() + 60
+    while not list(out.glob(".partial-*")) and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(2.0)  # well into the sim
+    sent = time.perf_counter()
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=30)
+    took = time.perf_counter() - sent
+    assert proc.returncode == 130, output
+    assert "interrupted" in output and "Traceback" not in output
+    assert took < 1.5, f"took {took:.2f} s to stop"
+    assert not list(out.glob(".partial-*")) and not list(out.glob("take_*"))

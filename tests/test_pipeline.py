@@ -26,7 +26,8 @@ def test_take_has_every_delivery(shot):
     assert take.name == "take_001"
     assert len(list((take / "png").glob("*.png"))) == 24
     assert len(list((take / "exr").glob("*.exr"))) == 24
-    assert (take / "collapse.mp4").is_file() and (take / "collapse.usd").is_file()
+    assert (take / "collapse.mp4").is_file() and (take / "collapse.usda").is_file()
+    assert (take / "collapse.otio").is_file()
     assert json.loads((take / "timings.json").read_text())["sim"] > 0
     assert not list(out.glob(".partial-*"))
 
@@ -54,11 +55,11 @@ def test_usd_animates_fragments(shot):
     from pxr import Usd, UsdGeom
 
     _, result = shot
-    stage = Usd.Stage.Open(str(result.take_dir / "collapse.usd"))
+    stage = Usd.Stage.Open(str(result.take_dir / "collapse.usda"))
     assert UsdGeom.GetStageUpAxis(stage) == UsdGeom.Tokens.z
     meshes = [p for p in stage.Traverse() if p.IsA(UsdGeom.Mesh) and p.GetName().startswith("frag_")]
     assert len(meshes) == result.fragments
-    debris = UsdGeom.PointInstancer(stage.GetPrimAtPath("/building/debris"))
+    debris = UsdGeom.PointInstancer(stage.GetPrimAtPath("/shot/debris"))
     assert len(debris.GetPositionsAttr().Get(24)) == 1500
     # at the last frame some fragment has fallen below its rest height
     drops = []

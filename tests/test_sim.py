@@ -119,3 +119,72 @@ def test_intact_building_stands_under_its_own_weight():
     assert moved.max() < 0.05
     # Bullet's redundant-frame creep may pop a stray bond; the structure must hold
     assert len(world.glue) >= 0.95 * glue_before
+
+
+def _portal(glue_scale: float, frames: int = 48):
+    """Two columns under one slab, as three single-fragment clusters; the trigger cuts
+    the left column, so the slab hangs off the right one and the pair tips over.
+    Returns the fragments, the sim result and the fragment index of each element."""
+    from setpiece.spec import MATERIALS
+    from setpiece.world.building import Building, Element
+
+    elements = (
+        Element("pier", 0, (-3.0, -0.5, 0.0), (-2.5, 0.5, 3.0)),  # left column: cut
+        Element("pier", 0, (2.5, -0.5, 0.0), (3.0, 0.5, 3.0)),  # right column
+        Element("slab", 0, (-3.0, -0.5, 3.0), (3.0, 0.5, 3.3)),
+    )
+    density, strength, color = MATERIALS["concrete"]
+    building = Building(elements, density, strength, color, (6.0, 1.0), 3.3)
+    spec = small_spec(
+        shot={"frames": frames},
+        trigger={"time": 0.25, "floors": [0], "side": "left", "kind": "supports"},
+        sim={"glue_scale": glue_scale},
+    )
+    frags = fracture(building, 3, 1, np.random.default_rng(0))
+    result = simulate(spec, building, frags, np.random.default_rng(0))
+    index = {e: int(np.flatnonzero(frags.element == e)[0]) for e in range(3)}
+    return frags, result, index
+
+
+def _relative_motion(result, a: int, b: int) -> float:
+    """How far fragment b has moved in fragment a's frame since the start (m, at 1 m lever)."""
+
+    def pose(frame, i):
+        m = result.matrices(frame)[i]
+        return m[:3, :3], m[:3, 3]
+
+    ra0, ta0 = pose(0, a)
+    rb0, tb0 = pose(0, b)
+    ra1, ta1 = pose(result.frames - 1, a)
+    rb1, tb1 = pose(result.frames - 1, b)
+    rel0 = ra0.T @ rb0, ra0.T @ (tb0 - ta0)
+    rel1 = ra1.T @ rb1, ra1.T @ (tb1 - ta1)
+    return float(np.abs(rel1[0] - rel0[0]).max() + np.linalg.norm(rel1[1] - rel0[1]))
+
+
+@pytest.fixture(scope="module")
+def weak_portal():
+    return _portal(glue_scale=0.001)
+
+
+def test_glue_breaks_under_load(weak_portal):
+    # weak glue: the slab tears off the right column as the pair tips
+    _, result, idx = weak_portal
+    assert _relative_motion(result, idx[1], idx[2]) > 0.3
+
+
+def test_glue_holds_below_its_strength():
+    # glue a hundred times concrete's: column and slab tip over as one piece
+    _, result, idx = _portal(glue_scale=100.0)
+    top_drop = -(result.matrices(result.frames - 1)[idx[2]][2, 3])
+    assert _relative_motion(result, idx[1], idx[2]) < 0.05
+    assert top_drop > -1.0  # sanity: it did not fly up
+
+
+def test_cut_supports_vanish_at_the_trigger_and_not_before(weak_portal):
+    _, result, idx = weak_portal
+    trigger = int(np.ceil(0.25 * result.fps))
+    cut, kept = idx[0], [idx[1], idx[2]]
+    assert result.visible[:trigger, cut].all()  # standing until the trigger
+    assert not result.visible[trigger:, cut].any()  # gone from the trigger frame on
+    assert result.visible[:, kept].all()

@@ -55,3 +55,26 @@ def test_digest_tracks_only_named_sections():
     b = spec_from_dict({"render": {"width": 320}})
     assert a.digest("building", "sim") == b.digest("building", "sim")
     assert a.digest() != b.digest()
+
+
+@pytest.mark.parametrize("text", ["\U0001f600 emoji", "del\x7f", "nul\x00", 'quote" back\\slash', "line\nbreak"])
+def test_odd_strings_survive_the_toml_round_trip(tmp_path, text):
+    spec = spec_from_dict({"comp": {"display": text}})
+    path = tmp_path / "s.toml"
+    path.write_text(dump_spec(spec), encoding="utf-8")
+    assert load_spec(path) == spec
+
+
+def test_text_that_is_not_unicode_is_refused():
+    with pytest.raises(SpecError, match="comp.view: holds characters that are not valid Unicode"):
+        spec_from_dict({"comp": {"view": "\ud800"}})
+
+
+def test_dust_that_cannot_fit_in_memory_is_refused_naming_both_fields(monkeypatch):
+    from setpiece import spec as specmod
+
+    monkeypatch.setattr(specmod, "_physical_memory", lambda: 4 * 2**30)
+    spec_from_dict({"dust": {"resolution": 128}, "shot": {"frames": 120}})  # ~0.2 GiB: fine
+    with pytest.raises(SpecError, match=r"dust\.resolution 256 over 2400 frames \(shot\.frames\).*GiB"):
+        spec_from_dict({"dust": {"resolution": 256}, "shot": {"frames": 2400}})
+    spec_from_dict({"dust": {"resolution": 256, "enabled": False}, "shot": {"frames": 2400}})

@@ -3,8 +3,10 @@
 A writer is opened once per take with a `DeliverJob`, gets every frame in
 order (`add`), and on `close(ok=True)` finishes its files and returns them by
 name. Image sequences are encoded on a worker thread (their compressors release
-the GIL, so encoding overlaps the next frame's render). New formats plug in with
-`register_writer` and an `[output]` flag of the same name.
+the GIL, so encoding overlaps the next frame's render). Writers marked `late`
+(the USD shot, the editorial clip) refer to other writers' files, so they are
+closed after them. New formats plug in with `register_writer` and an `[output]`
+flag of the same name.
 """
 
 from __future__ import annotations
@@ -28,9 +30,16 @@ class DeliverJob:
     width: int
     height: int
     inputs: dict[str, Any] = field(default_factory=dict)  # upstream artifacts (scene, fracture, sim, debris, dust)
+    frames: int = 0
+    spec: Any = None  # the whole ShotSpec (the editorial record carries it)
+    camera: Any = None  # setpiece.camera.Camera the frames were rendered through
+    sun: Any = None  # unit vector towards the sun
 
 
 class Writer(Protocol):
+    """One delivery format. A class attribute `late = True` has it closed after the
+    others, for formats that refer to the others' files (USD, OTIO)."""
+
     def add(self, frame: int, passes, comp) -> None: ...
 
     def close(self, ok: bool) -> dict[str, str]: ...
@@ -38,9 +47,10 @@ class Writer(Protocol):
 
 _WRITERS: dict[str, type | str] = {
     "png": "setpiece.deliver:PngSequence",
-    "exr": "setpiece.deliver:ExrSequence",
+    "exr": "setpiece.deliver.exr:ExrSequence",
     "mp4": "setpiece.deliver:Movie",
-    "usd": "setpiece.deliver:UsdCache",
+    "usd": "setpiece.deliver.usd:UsdShot",
+    "otio": "setpiece.deliver.otio:EditorialClip",
     "vdb": "setpiece.deliver.vdb:VdbSequence",
 }
 
@@ -58,26 +68,69 @@ def writer_class(name: str) -> type:
     return entry
 
 
+def enabled_writers(flags: dict) -> list[str]:
+    """Names of the registered writers whose [output] flag is on."""
+    return [name for name in _WRITERS if flags.get(name)]
+
+
+def dust_vdb_file(name: str, frame: int) -> str:
+    """Where a frame's dust VDB lies in the take (frame counted from 0, files from 1):
+    the VDB writer writes it, the USD shot's dust volume points at it."""
+    return f"dust/{name}.{frame + 1:04d}.vdb"
+
+
 def open_writers(ctx) -> list[Writer]:
-    """The writers whose [output] flag is on, opened for this take."""
-    spec = ctx.spec
+    """The writers whose [output] flag is on, opened for this take; late writers last.
+    ctx.options["writers"] picks "per_frame" ones (a file per frame: they can run on any
+    farm worker), "sequence" ones (every frame in order, or the whole shot) or "all"."""
+    from setpiece.camera import sun_direction
+    from setpiece.spec import ShotSpec
+    from setpiece.world.building import make_camera
+
+    view = ctx.spec
     if ctx.work is None:
         raise OutputError("deliver: no take folder to write into")
-    job = DeliverJob(ctx.work, spec.shot.name, spec.shot.fps, spec.render.width, spec.render.height, ctx.inputs)
-    flags = spec.output.model_dump()
-    return [writer_class(name)(job) for name in _WRITERS if flags.get(name)]
+    spec = ShotSpec(**{section: getattr(view, section) for section in ShotSpec.model_fields})
+    building = ctx.inputs["scene"]
+    job = DeliverJob(
+        ctx.work,
+        spec.shot.name,
+        spec.shot.fps,
+        spec.render.width,
+        spec.render.height,
+        ctx.inputs,
+        frames=spec.shot.frames,
+        spec=spec,
+        camera=make_camera(spec, building),
+        sun=sun_direction(spec.light.sun_elevation, spec.light.sun_azimuth),
+    )
+    classes = [writer_class(name) for name in enabled_writers(spec.output.model_dump())]
+    which = ctx.options.get("writers", "all")
+    if which != "all":
+        classes = [c for c in classes if getattr(c, "per_frame", False) == (which == "per_frame")]
+    classes.sort(key=lambda cls: bool(getattr(cls, "late", False)))  # stable: registry order otherwise
+    writers: list[Writer] = []
+    try:
+        for cls in classes:
+            writers.append(cls(job))
+    except BaseException:
+        for writer in writers:  # a later writer refused the job: release the earlier ones
+            writer.close(ok=False)
+        raise
+    return writers
 
 
 class _Sequence:
     """Frames written as NAME.0001.EXT in a sub-folder, encoded on one worker thread."""
 
     ext = ""
+    per_frame = True  # one file per frame: farm workers write their own frames
     backlog = 8  # bounded: memory stays flat on long shots
 
     def __init__(self, job: DeliverJob):
         self.job = job
         self.folder = job.work / self.ext
-        self.folder.mkdir()
+        self.folder.mkdir(exist_ok=True)
         self.pool = ThreadPoolExecutor(max_workers=1)
         self.pending: list[Future] = []
 
@@ -107,15 +160,6 @@ class PngSequence(_Sequence):
         self.submit(write_png, self.path(frame), comp.display8)
 
 
-class ExrSequence(_Sequence):
-    ext = "exr"
-
-    def add(self, frame: int, passes, comp) -> None:
-        from setpiece.deliver.writers import write_exr
-
-        self.submit(write_exr, self.path(frame), passes, comp.linear)
-
-
 class Movie:
     """H.264 MP4 of the display-referred frames, in order."""
 
@@ -131,26 +175,3 @@ class Movie:
     def close(self, ok: bool) -> dict[str, str]:
         self.movie.close()
         return {"mp4": self.file}
-
-
-class UsdCache:
-    """The animated fragments and debris as USD, written once the frames are done."""
-
-    def __init__(self, job: DeliverJob):
-        self.job = job
-
-    def add(self, frame: int, passes, comp) -> None:
-        pass
-
-    def close(self, ok: bool) -> dict[str, str]:
-        if not ok:
-            return {}
-        from setpiece.deliver.writers import write_usd
-
-        job, inputs = self.job, self.job.inputs
-        frags, building = inputs["fracture"], inputs["scene"]
-        file = f"{job.name}.usd"
-        write_usd(
-            job.work / file, frags.vertices, frags.faces, inputs["sim"], job.fps, building.color, inputs["debris"]
-        )
-        return {"usd": file}

@@ -156,29 +156,36 @@ class VdbWorker:
 
 
 class VdbSequence:
-    """Deliver writer: the dust of each frame as dust/NAME.NNNN.vdb (nothing when the shot has no dust)."""
+    """Deliver writer: each frame's dust as dust/NAME.NNNN.vdb. A frame without dust (before
+    the first burst) gets no file, and a shot without dust no folder; the USD shot's dust
+    volume points at the files that exist (setpiece.deliver.dust_vdb_file)."""
 
     folder = "dust"
+    per_frame = True  # one file per frame: farm workers write their own frames
 
     def __init__(self, job):
         self.job = job
         self.dust = job.inputs.get("dust")
-        self.worker = None
-        if self.dust is not None:
-            (job.work / self.folder).mkdir()
-            self.worker = VdbWorker()
+        self.worker = VdbWorker() if self.dust is not None else None
+        self.written = 0
 
     def add(self, frame: int, passes, comp) -> None:
         if self.worker is None:
             return
+        from setpiece.deliver import dust_vdb_file
+
         dust = self.dust[frame]
+        density = np.asarray(dust.density, np.float32)
+        if not density.any():
+            return
         lo, hi = np.asarray(dust.bounds_min, float), np.asarray(dust.bounds_max, float)
-        voxel = float((hi[0] - lo[0]) / dust.density.shape[0])
-        path = self.job.work / self.folder / f"{self.job.name}.{frame + 1:04d}.vdb"
-        self.worker.write(path, dust.density, lo, voxel)
+        path = self.job.work / dust_vdb_file(self.job.name, frame)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.worker.write(path, density, lo, float((hi[0] - lo[0]) / density.shape[0]))
+        self.written += 1
 
     def close(self, ok: bool) -> dict[str, str]:
         if self.worker is None:
             return {}
         self.worker.close()
-        return {"vdb": self.folder}
+        return {"vdb": self.folder} if self.written else {}

@@ -50,7 +50,7 @@ wp.set_module_options({"enable_backward": False, "default_grid_stride": False})
 
 DEFAULT_SIGMA = 1.5  # extinction (1/m) at density 1
 DEFAULT_G = 0.35  # Henyey-Greenstein anisotropy of dust (forward scattering)
-MIN_TRANSMITTANCE = 1e-2  # a ray stops once this opaque, and counts as fully opaque
+MIN_TRANSMITTANCE = 1e-3  # a ray stops once this opaque (what lies behind still counts, a little)
 MS_OCTAVES = 3  # multiple-scattering octaves after the single-scattering one
 MS_ENERGY = 0.35  # a: energy of each further octave relative to the previous
 MS_EXTINCTION = 0.35  # b: extinction of each further octave relative to the previous
@@ -240,9 +240,6 @@ def k_march(
         t += seg
         seg = med.step
     rgb = sun * phase_hg(wp.dot(d, light.sun_dir), light.g) * light.sun + multi * light.multi + sky * light.sky
-    if trans <= MIN_TRANSMITTANCE:  # stopped early: what lies further is hidden, as if opaque
-        rgb = rgb / (1.0 - trans)
-        trans = 0.0
     out[y, x] = wp.vec4(rgb[0], rgb[1], rgb[2], 1.0 - trans)
 
 

@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 
 from setpiece.artifacts import DustVolume
+from setpiece.errors import SetpieceError, SpecError
 from setpiece.graph import Context, Stage
 
 
@@ -47,7 +48,13 @@ def _resolved(values: dict) -> dict:
     """Key the dust by the device that actually runs it: CPU and CUDA solve pressure differently."""
     from setpiece.fx.smoke import resolve_device
 
-    return {**values, "render.device": resolve_device(values["render.device"])}
+    try:
+        device = resolve_device(values["render.device"])
+    except SetpieceError:
+        raise SpecError(
+            f"render.device = {values['render.device']!r}: no CUDA GPU is visible here; use 'auto' or 'cpu'"
+        ) from None
+    return {**values, "render.device": device}
 
 
 STAGE = Stage(

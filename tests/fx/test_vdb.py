@@ -64,6 +64,17 @@ def test_no_dust_writes_no_vdb(tmp_path):
     assert seq.close(True) == {} and not (tmp_path / "dust").exists()
 
 
+def test_a_frame_before_the_first_burst_gets_no_file(worker, tmp_path):
+    empty = np.zeros((10, 12, 8), np.float32)
+    grids = [empty, sparse_density()]
+    frames = [DustFrame(i, i / 24, d, (0.0, 0.0, 0.0), (5.0, 6.0, 4.0)) for i, d in enumerate(grids)]
+    seq = VdbSequence(DeliverJob(tmp_path, "shot", 24.0, 64, 36, {"dust": DustVolume(frames)}))
+    seq.add(0, None, None)
+    seq.add(1, None, None)
+    assert seq.close(True) == {"vdb": "dust"}
+    assert sorted(p.name for p in (tmp_path / "dust").iterdir()) == ["shot.0002.vdb"]
+
+
 def test_missing_openvdb_is_one_clear_error(monkeypatch):
     monkeypatch.setenv("SETPIECE_VDB_PYTHON", "/nonexistent/python3")
     with pytest.raises(OutputError, match="python3-openvdb"):
