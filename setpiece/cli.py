@@ -1,4 +1,5 @@
-"""Command line: `setpiece render SPEC.toml -o shots/NAME`, `setpiece previz SCRIPT.fountain`."""
+"""Command line: `setpiece render SPEC.toml -o shots/NAME`, `setpiece shot "PROMPT"`,
+`setpiece previz SCRIPT.fountain`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
 
-from setpiece.errors import SetpieceError
+from setpiece.errors import SetpieceError, SpecError
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="setpiece: building-collapse shots and screenplay previz."
@@ -26,37 +27,114 @@ def render(
     output: Path = typer.Option(None, "-o", "--output", help="shot folder; takes go in take_NNN inside"),
     backend: str = typer.Option(None, "--backend", help="override render.backend: preview or final"),
     frames: int = typer.Option(None, "--frames", help="override shot.frames"),
-    plate: Path = typer.Option(None, "--plate", help="photo to comp over; the ground becomes a shadow catcher"),
+    plate: Path = typer.Option(None, "--plate", help="street photo: the building in it collapses (sets plate.photo)"),
     workers: int = typer.Option(0, "--workers", min=0, max=256, help="render frames on N local Dask workers"),
     scheduler: str = typer.Option(
         None, "--scheduler", help="render frames on an existing Dask cluster, e.g. tcp://HOST:8786"
     ),
 ) -> None:
     """Build, fracture, simulate, render and deliver one shot."""
-    from setpiece.farm import Farm
-    from setpiece.pipeline import run_shot
-    from setpiece.spec import load_spec, spec_from_dict
+    from setpiece.spec import load_spec
 
     try:
-        shot = load_spec(spec)
-        overrides = shot.model_dump()
-        if backend:
-            overrides["render"]["backend"] = backend
-        if frames:
-            overrides["shot"]["frames"] = frames
-        if plate:
-            overrides["comp"]["plate"] = str(plate.resolve())
-        shot = spec_from_dict(overrides, f"{spec} (with command-line overrides)")
-        out = output or Path("shots") / shot.shot.name
-        with _progress() as bars:
-            result = run_shot(shot, out, _reporter(bars), Farm(workers, scheduler))
+        shot = _with_overrides(load_spec(spec), str(spec), backend, frames, plate)
+        _render_shot(shot, output, workers, scheduler)
     except (SetpieceError, OSError) as err:
         _fail(err)
     except KeyboardInterrupt:
         _interrupted()
+
+
+@app.command()
+def shot(
+    prompt: str = typer.Argument(
+        "", help='the shot in words, e.g. "a twelve-storey brick block implodes at dusk" (optional with --plate)'
+    ),
+    output: Path = typer.Option(None, "-o", "--output", help="shot folder; takes go in take_NNN inside"),
+    backend: str = typer.Option(None, "--backend", help="override render.backend: preview or final"),
+    frames: int = typer.Option(None, "--frames", help="override shot.frames"),
+    plate: Path = typer.Option(None, "--plate", help="street photo: the building in it collapses (sets plate.photo)"),
+    workers: int = typer.Option(0, "--workers", min=0, max=256, help="render frames on N local Dask workers"),
+    scheduler: str = typer.Option(
+        None, "--scheduler", help="render frames on an existing Dask cluster, e.g. tcp://HOST:8786"
+    ),
+    spec: Path = typer.Option(None, "--spec", help="start from this spec: the prompt changes only what it mentions"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print the spec as TOML to stdout and render nothing"),
+) -> None:
+    """Read a shot description into a spec, show what was understood, and render it."""
+    from setpiece.prompt import read_prompt
+    from setpiece.spec import dump_spec, load_spec
+
+    try:
+        reading = read_prompt(prompt, load_spec(spec) if spec else None)
+        _print_reading(reading)
+        if not reading.rows and not prompt.strip():
+            raise SpecError('the prompt is empty: describe the shot, e.g. "a ten-storey brick block implodes at dusk"')
+        shot = _with_overrides(reading.spec, "prompt", backend, frames, plate)
+        if dry_run:
+            typer.echo(dump_spec(shot))
+            return
+        out = output or Path("shots") / shot.shot.name
+        out.mkdir(parents=True, exist_ok=True)
+        header = "# setpiece shot: " + " ".join(prompt.split()) + "\n"
+        (out / "shot.toml").write_text(header + dump_spec(shot), encoding="utf-8")  # beside the takes
+        _render_shot(shot, out, workers, scheduler)
+    except (SetpieceError, OSError) as err:
+        _fail(err)
+    except KeyboardInterrupt:
+        _interrupted()
+
+
+def _with_overrides(shot, source: str, backend: str | None, frames: int | None, plate: Path | None):
+    """The spec with the command line's --backend, --frames and --plate applied (and validated)."""
+    from setpiece.spec import spec_from_dict
+
+    overrides = shot.model_dump()
+    if backend:
+        overrides["render"]["backend"] = backend
+    if frames:
+        overrides["shot"]["frames"] = frames
+    if plate:
+        overrides["plate"]["photo"] = str(plate.resolve())
+    return spec_from_dict(overrides, f"{source} (with command-line overrides)")
+
+
+def _render_shot(shot, output: Path | None, workers: int = 0, scheduler: str | None = None) -> None:
+    """Run the pipeline with progress bars and print the take and its stage timings."""
+    from setpiece.farm import Farm
+    from setpiece.pipeline import run_shot
+
+    out = output or Path("shots") / shot.shot.name
+    with _progress() as bars:
+        result = run_shot(shot, out, _reporter(bars), Farm(workers, scheduler))
     console.print(f"[green]take written:[/] {result.take_dir}  ({result.frames} frames, {result.fragments} fragments)")
     for stage, seconds in result.timings.items():
         console.print(f"  {stage:<12} {seconds:7.2f} s")
+
+
+def _print_reading(reading) -> None:
+    """What the prompt reader understood, as a table on stderr, then unused words and warnings."""
+    from rich.table import Table
+
+    table = Table(title="understood from the prompt", title_justify="left")
+    for column in ("field", "value", "from the words", "confidence"):
+        table.add_column(column, justify="right" if column == "confidence" else "left")
+    for row in reading.rows:
+        table.add_row(row.field, _shown(row.value), row.words, f"{row.confidence:.2f}")
+    if reading.rows:
+        console.print(table)
+    if reading.unused:
+        console.print("[dim]words not used:[/] " + ", ".join(reading.unused))
+    for warning in reading.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+
+
+def _shown(value) -> str:
+    if isinstance(value, tuple | list):
+        return "(" + ", ".join(_shown(v) for v in value) + ")"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 @app.command()
@@ -71,6 +149,7 @@ def previz(
         "--boards",
         help="3d (blocking drawn with the preview renderer) or placeholder (framing sketches, no OpenGL needed)",
     ),
+    scenes: str = typer.Option(None, "--scenes", help="previz only these scenes, by number: 1-40,52,7A"),
 ) -> None:
     """Screenplay -> breakdown, shot list, storyboards, animatic and contact sheet."""
     from setpiece.previz import placeholder_board, run_previz
@@ -95,6 +174,7 @@ def previz(
                 board_size=(int(match[1]), int(match[2])),
                 fps=fps,
                 progress=_reporter(bars),
+                scenes=scenes,
             )
     except (SetpieceError, OSError) as err:
         _fail(err)

@@ -37,6 +37,10 @@ def run_shot(
     from setpiece.stages import FRAME_STAGES, SHOT_STAGES
 
     shot_dir = Path(shot_dir)
+    if spec.plate.photo:  # the building, camera and frame come from the photo
+        from setpiece.plate.shot import resolve
+
+        spec = guarded("plate", lambda: resolve(spec))
     guarded("comp", lambda: preflight(spec))
     with farm_client(farm) as client:
         work = takes.start(shot_dir)

@@ -17,8 +17,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from setpiece import tomlio
 from setpiece.errors import SpecError
 from setpiece.plate.section import PlateSection
+from setpiece.vocab import MATERIALS as MATERIALS  # re-exported: world/building.py reads it from here
 
 WORLD_LIMIT = 10_000.0  # metres: a camera further out than this sees nothing of the shot
 Coord = Annotated[float, Field(ge=-WORLD_LIMIT, le=WORLD_LIMIT)]
@@ -64,22 +66,6 @@ class ShotSection(_Section):
                 "not starting with a dot and without '..', e.g. 'collapse_v2'"
             )
         return name
-
-
-MATERIALS = {
-    # density kg/m3, glue strength (N per m2 of contact), base colour (linear RGB)
-    "concrete": (2400.0, 2.0e5, (0.42, 0.40, 0.37)),
-    "brick": (1900.0, 1.2e5, (0.45, 0.22, 0.14)),
-    "sandstone": (2200.0, 1.5e5, (0.62, 0.52, 0.38)),
-}
-# Single-scattering albedo (linear RGB) of each material's dust: pale grey
-# cement and aggregate, reddish-tan fired clay, ochre sand. Kept high, as
-# real mineral dust scatters most of what it intercepts.
-DUST_COLOR = {
-    "concrete": (0.86, 0.84, 0.80),
-    "brick": (0.84, 0.62, 0.48),
-    "sandstone": (0.88, 0.74, 0.50),
-}
 
 
 MIN_CLEAR_HEIGHT = 1.5  # m under each slab: room for sill, window and header
@@ -346,36 +332,5 @@ def load_spec(path: str | Path) -> ShotSpec:
 
 
 def dump_spec(spec: ShotSpec) -> str:
-    """The spec as TOML text (inverse of load_spec)."""
-    out: list[str] = []
-    for section, values in spec.model_dump(mode="json").items():
-        out.append(f"[{section}]")
-        for key, value in values.items():
-            if value is not None:
-                out.append(f"{key} = {_toml_value(value)}")
-        out.append("")
-    return "\n".join(out)
-
-
-def _toml_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return _toml_string(value)
-    return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-
-
-def _toml_string(text: str) -> str:
-    """A TOML basic string: quotes, backslashes and control characters escaped, the
-    rest as is (JSON's surrogate-pair escapes of emoji are not valid TOML)."""
-    out = []
-    for ch in text:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
+    """The spec as TOML text (inverse of load_spec); unset (None) fields are left out."""
+    return tomlio.dumps(spec.model_dump(mode="json"))

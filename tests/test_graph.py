@@ -20,7 +20,7 @@ TINY = {
     "debris": {"count": 40},
     "output": {"exr": False, "usd": False},
 }
-WHOLE_SHOT = {"scene", "fracture", "sim", "debris", "dust"}
+WHOLE_SHOT = {"plate", "scene", "fracture", "sim", "debris", "dust"}
 
 
 def tiny(**changes):
@@ -45,7 +45,7 @@ def test_render_settings_rerun_render_and_below_only(shot_dir):
 
 def test_glue_change_reruns_sim_and_below_but_not_fracture(shot_dir):
     result = pipeline.run_shot(tiny(sim={"glue_scale": 2.0}), shot_dir)
-    assert result.cached == {"scene", "fracture"}
+    assert result.cached == {"plate", "scene", "fracture"}
 
 
 def test_renaming_the_shot_reruns_nothing_upstream_of_deliver(shot_dir):
@@ -63,7 +63,7 @@ def test_timings_hold_one_entry_per_stage_by_name(shot_dir):
 
 
 def test_stage_version_is_in_the_key():
-    stage = SHOT_STAGES[2]
+    stage = next(s for s in SHOT_STAGES if s.name == "sim")
     bumped = Stage(stage.name, stage.reads, stage.needs, stage.version + "x", stage.run, stage.schema)
     upstream = {"scene": "a", "fracture": "b"}
     assert stage_key(stage, tiny(), upstream) != stage_key(bumped, tiny(), upstream)

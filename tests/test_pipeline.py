@@ -141,10 +141,11 @@ def test_cli_plate_comp_and_corrupt_plate(tmp_path):
                 output={"usd": False, "exr": False},
                 dust={"enabled": False},
                 debris={"enabled": False},
+                comp={"plate": str(plate)},
             )
         )
     )
-    ok = CliRunner().invoke(app, ["render", str(spec_path), "-o", str(tmp_path / "out"), "--plate", str(plate)])
+    ok = CliRunner().invoke(app, ["render", str(spec_path), "-o", str(tmp_path / "out")])
     assert ok.exit_code == 0, ok.output
     png = np.asarray(Image.open(tmp_path / "out" / "take_001" / "png" / "collapse.0001.png"), float)
     corner = png[-3:, :3].mean(axis=(0, 1))
@@ -153,5 +154,5 @@ def test_cli_plate_comp_and_corrupt_plate(tmp_path):
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"not an image at all")
     result = CliRunner().invoke(app, ["render", str(spec_path), "-o", str(tmp_path / "out"), "--plate", str(bad)])
-    assert result.exit_code == 2 and "comp.plate" in result.output
+    assert result.exit_code == 2 and "plate.photo" in result.output
     assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.name.startswith("take")) == ["take_001"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -46,15 +47,16 @@ def write_png(path: Path, rgb8: np.ndarray) -> None:
 
 
 class Mp4Writer:
-    """H.264 (libx264, yuv420p) movie written frame by frame."""
+    """H.264 (libx264, yuv420p) movie written frame by frame. ``fps`` may be a
+    Fraction (24000/1001) or a float (kept exact to 1/1001)."""
 
-    def __init__(self, path: Path, width: int, height: int, fps: float, crf: int = 18):
+    def __init__(self, path: Path, width: int, height: int, fps: float | Fraction, crf: int = 18):
         import av
 
         self.path, self.tmp = path, atomic(path)
         with _output_errors(path):
             self.container = av.open(str(self.tmp), mode="w", format="mp4")
-        self.stream = self.container.add_stream("libx264", rate=round(fps))
+        self.stream = self.container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
         self.stream.width, self.stream.height = width - width % 2, height - height % 2
         self.stream.pix_fmt = "yuv420p"
         self.stream.options = {"crf": str(crf), "preset": "veryfast"}
@@ -82,3 +84,12 @@ class Mp4Writer:
                 self.container.mux(packet)
             self.container.close()
             os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        """Drop an unfinished movie (after a failure); a no-op once close() has published it."""
+        if self.tmp.exists():
+            try:
+                self.container.close()
+            except Exception:  # noqa: BLE001 - the container may be broken; the file goes anyway
+                pass
+            self.tmp.unlink(missing_ok=True)

@@ -539,7 +539,7 @@ def vol_to_world(bounds_min, bounds_max) -> np.ndarray:
 
 def dust_albedo(material: str) -> tuple[float, float, float]:
     """The dust colour (single-scattering albedo) of a building material."""
-    from setpiece.spec import DUST_COLOR
+    from setpiece.vocab import DUST_COLOR
 
     return DUST_COLOR.get(material, DUST_COLOR["concrete"])
 

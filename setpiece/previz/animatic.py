@@ -9,25 +9,35 @@ so a take folder can be moved or renamed without breaking the timeline.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import opentimelineio as otio
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
+from setpiece.deliver.writers import Mp4Writer
 from setpiece.errors import InputError, OutputError
 from setpiece.previz.shotlist import Shot, frames_at
+from setpiece.previz.text import fit_text, load_font
+from setpiece.vocab import SHOT_SIZES
 
-SIZE_SCALE = {"EWS": 1.0, "WS": 0.78, "MS": 0.56, "MCU": 0.42, "CU": 0.3, "ECU": 0.18}
+Progress = Callable[[str, int, int], None]
 GREY = (92, 92, 96)
 
 
 def write_animatic(
-    board_pngs: list[Path], shots: list[Shot], out_dir: str | Path, fps: int = 24, name: str = "animatic"
+    board_pngs: list[Path],
+    shots: list[Shot],
+    out_dir: str | Path,
+    fps: int = 24,
+    name: str = "animatic",
+    progress: Progress | None = None,
 ) -> tuple[Path, Path]:
-    """Write ``name.mp4`` and ``name.otio`` into out_dir; return both paths."""
+    """Write ``name.mp4`` and ``name.otio`` into out_dir; return both paths.
+    ``progress("animatic", done, total)`` hears about each board encoded."""
     if len(board_pngs) != len(shots):
         raise InputError(f"animatic needs one board per shot: got {len(board_pngs)} boards for {len(shots)} shots")
     if not shots:
@@ -37,7 +47,7 @@ def write_animatic(
     frames = [frames_at(s.duration_s, fps) for s in shots]
     mp4 = out_dir / f"{name}.mp4"
     otio_path = out_dir / f"{name}.otio"
-    _write_mp4(mp4, [Path(p) for p in board_pngs], shots, frames, fps)
+    _write_mp4(mp4, [Path(p) for p in board_pngs], shots, frames, fps, progress)
     _write_otio(otio_path, [Path(p) for p in board_pngs], shots, frames, fps, name)
     return mp4, otio_path
 
@@ -45,25 +55,26 @@ def write_animatic(
 # --------------------------------------------------------------------------- MP4
 
 
-def _write_mp4(path: Path, boards: list[Path], shots: list[Shot], frames: list[int], fps: int) -> None:
+def _write_mp4(
+    path: Path, boards: list[Path], shots: list[Shot], frames: list[int], fps: int, progress: Progress | None = None
+) -> None:
+    """The boards through deliver's MP4 writer (the shot pipeline's), each held for its frames."""
     width, height = _even_size(open_board(boards[0]).size)
+    writer = None
     try:
-        with av.open(str(path), "w") as container:
-            stream = container.add_stream("libx264", rate=fps)
-            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-            stream.options = {"crf": "20", "preset": "veryfast"}
-            pts = 0
-            for board, shot, count in zip(boards, shots, frames):
-                image = captioned(open_board(board).resize((width, height)), shot)
-                frame = av.VideoFrame.from_ndarray(np.asarray(image), format="rgb24")
-                frame = frame.reformat(format="yuv420p")
-                for _ in range(count):
-                    frame.pts, frame.time_base = pts, Fraction(1, fps)
-                    container.mux(stream.encode(frame))
-                    pts += 1
-            container.mux(stream.encode(None))
+        writer = Mp4Writer(path, width, height, Fraction(fps), crf=20)
+        for k, (board, shot, count) in enumerate(zip(boards, shots, frames), start=1):
+            picture = np.asarray(captioned(open_board(board).resize((width, height)), shot))
+            for _ in range(count):
+                writer.add(picture)
+            if progress:
+                progress("animatic", k, len(boards))
+        writer.close()
     except (av.error.FFmpegError, OSError) as err:
         raise OutputError(f"cannot write animatic {path}: {err}") from None
+    finally:
+        if writer is not None:
+            writer.discard()
 
 
 def open_board(path: Path) -> Image.Image:
@@ -85,31 +96,19 @@ def captioned(image: Image.Image, shot: Shot) -> Image.Image:
     image = image.copy()
     w, h = image.size
     strip = max(12, h // 12)
-    font = _font(max(8, int(strip * 0.55)))
+    font = load_font(max(8, int(strip * 0.55)))
     overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
     draw.rectangle((0, h - strip, w, h), fill=(0, 0, 0, 190))
     label = f"{shot.number}  {shot.size} {shot.move}  {shot.duration_s:g}s  {shot.description}"
     draw.text(
-        (strip // 3, h - strip // 2), _fit(label, font, w - strip), font=font, fill=(255, 255, 255, 255), anchor="lm"
+        (strip // 3, h - strip // 2),
+        fit_text(label, font, w - strip),
+        font=font,
+        fill=(255, 255, 255, 255),
+        anchor="lm",
     )
     return Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB")
-
-
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, OSError):  # Pillow without FreeType: fixed bitmap font
-        return ImageFont.load_default()
-
-
-def _fit(text: str, font, width: int) -> str:
-    """Cut text with an ellipsis to fit the width in pixels."""
-    if font.getlength(text) <= width:
-        return text
-    while text and font.getlength(text + "…") > width:
-        text = text[:-1]
-    return text.rstrip() + "…"
 
 
 # --------------------------------------------------------------------------- OTIO
@@ -150,15 +149,17 @@ def placeholder_board(shot: Shot, size: tuple[int, int] = (640, 360)) -> Image.I
     draw = ImageDraw.Draw(image)
     horizon = int(h * 0.62)
     draw.line((0, horizon, w, horizon), fill=(120, 120, 126), width=max(1, h // 180))
-    scale = SIZE_SCALE.get(shot.size, 0.6)
+    scale = SHOT_SIZES[shot.size].sketch_scale if shot.size in SHOT_SIZES else 0.6
     fw, fh = w * scale * 0.94, h * scale * 0.94
     cx, cy = w / 2, h * 0.45
     box = (cx - fw / 2, cy - fh / 2, cx + fw / 2, cy + fh / 2)
     draw.rectangle(box, outline=(235, 235, 235), width=max(1, h // 120))
-    big, small = _font(max(8, h // 8)), _font(max(7, h // 16))
+    big, small = load_font(max(8, h // 8)), load_font(max(7, h // 16))
     draw.text((w / 2, cy), f"{shot.number}  {shot.size}", font=big, fill=(250, 250, 250), anchor="mm")
     detail = f"{shot.kind} · {shot.angle} · {shot.lens_mm:g}mm · {shot.move}"
-    draw.text((w / 2, cy + h // 8), _fit(detail, small, w - 8), font=small, fill=(215, 215, 215), anchor="mm")
+    draw.text((w / 2, cy + h // 8), fit_text(detail, small, w - 8), font=small, fill=(215, 215, 215), anchor="mm")
     if shot.subject:
-        draw.text((w / 2, h * 0.08), _fit(shot.subject, small, w - 8), font=small, fill=(200, 200, 200), anchor="mm")
+        draw.text(
+            (w / 2, h * 0.08), fit_text(shot.subject, small, w - 8), font=small, fill=(200, 200, 200), anchor="mm"
+        )
     return image

@@ -22,11 +22,12 @@ from setpiece.previz.fountain import (
     Element,
     Lyric,
     Parenthetical,
-    Scene,
     SceneHeading,
     Screenplay,
+    ScriptScene,
     Transition,
 )
+from setpiece.vocab import VFX_CATEGORIES
 
 LINES_PER_PAGE = 55
 ACTION_WIDTH = 60
@@ -35,26 +36,8 @@ SECONDS_PER_PAGE = 60.0
 
 # --------------------------------------------------------------------------- lexicons
 
-# Destruction beats, in priority order (the first found names a shot).
-VFX_LEXICON: dict[str, str] = {
-    "collapse": r"collaps\w*|crumbl\w*|cave[sd]? in|caving in|toppl\w*|gives? way|giving way"
-    r"|implod\w*|pancak\w*|buckl\w*|comes? down|coming down",
-    "explosion": r"explod\w*|explosion\w*|blasts?|blasted|detonat(?:es?|ed|ing|ions?)|fireballs?"
-    r"|blows? up|blew up|blown up",
-    "fire": r"(?<!open )(?<!cease )fire(?!\s+(?:extinguisher|escape|alarm|exit|truck|engine"
-    r"|fighter|hose|door)s?\b)|flames?|blaze\w*|ablaze|burning|inferno|engulf\w*",
-    "glass": r"shatter\w*|glass (?:rains|sprays|bursts|explodes|falls)"
-    r"|windows? (?:blow|burst|explode|shatter)\w*",
-    "debris": r"debris|rubble|masonry|shrapnel|plaster (?:rains|falls|crumbles)"
-    r"|chunks? of (?:concrete|stone|brick|plaster)",
-    "cracks": r"crack(?:s|ed|ing)?(?!\s+(?:a|open|up)\b)|fissures?",
-    "dust": r"dust\w*",
-    "smoke": r"smoke|smoky|smoulder\w*|smolder\w*",
-    "sparks": r"sparks?|sparking",
-    "shake": r"shak(?:e|es|ing)(?!\s+(?:his|her|their|its|a|my|your)\s+(?:head|hand)s?\b)"
-    r"|shudder\w*|trembl\w*|quak\w*",
-}
-_VFX_RE = {cat: re.compile(rf"\b(?:{pat})\b", re.I) for cat, pat in VFX_LEXICON.items()}
+# Destruction beats come from the shared vocabulary, in its priority order.
+_VFX_RE = {name: category.regex for name, category in VFX_CATEGORIES.items()}
 
 PROP_LEXICON = (
     "walkie-talkie",
@@ -244,18 +227,20 @@ _CAPS_STOP = {
 _CAPS_RUN = re.compile(r"\b[A-Z][A-Z0-9'.\-]*[A-Z0-9](?:[ ]+[A-Z][A-Z0-9'.\-]*[A-Z0-9])*\b")
 _AGE_AFTER = re.compile(r"\s*\([^)]*\d[^)]*\)")
 
+# Heading time of day -> key of setpiece.vocab.LIGHT_PRESETS ("" keeps the previous scene's).
 _TIMES = {
     "DAY": "day",
-    "AFTERNOON": "day",
-    "NOON": "day",
-    "MIDDAY": "day",
+    "AFTERNOON": "afternoon",
+    "NOON": "noon",
+    "MIDDAY": "noon",
     "MORNING": "morning",
     "EVENING": "evening",
     "DAWN": "dawn",
     "SUNRISE": "dawn",
     "DUSK": "dusk",
     "SUNSET": "dusk",
-    "MAGIC HOUR": "dusk",
+    "MAGIC HOUR": "golden hour",
+    "GOLDEN HOUR": "golden hour",
     "TWILIGHT": "dusk",
     "NIGHT": "night",
     "MIDNIGHT": "night",
@@ -274,7 +259,7 @@ _INT_EXT = re.compile(r"^(INT\.?/EXT|EXT\.?/INT|INT/EXT|I/E|E/I|INT|EXT|EST)\.?\
 
 @dataclass(frozen=True)
 class VfxBeat:
-    category: str  # key of VFX_LEXICON
+    category: str  # key of setpiece.vocab.VFX_CATEGORIES
     keyword: str  # the word that matched
     line: int
     text: str  # the action line it is on
@@ -306,7 +291,7 @@ class SceneBreakdown:
     int_ext: str  # INT | EXT | INT/EXT | "" (forced headings)
     location: str
     time_of_day: str  # as written: DAY, NIGHT, CONTINUOUS...
-    lighting: str  # resolved: day | morning | evening | dawn | dusk | night
+    lighting: str  # resolved: a key of setpiece.vocab.LIGHT_PRESETS
     speaking: list[str] = field(default_factory=list)
     mentioned: list[str] = field(default_factory=list)
     props: list[Prop] = field(default_factory=list)
@@ -348,7 +333,7 @@ def break_down(play: Screenplay) -> list[SceneBreakdown]:
     return out
 
 
-def _scene_breakdown(index: int, scene: Scene, known: set[str], previous_light: str) -> SceneBreakdown:
+def _scene_breakdown(index: int, scene: ScriptScene, known: set[str], previous_light: str) -> SceneBreakdown:
     heading = scene.heading.text if scene.heading else "(no scene heading)"
     int_ext, location, time = parse_heading(heading) if scene.heading else ("", "", "")
     actions = [el for el in scene.elements if isinstance(el, Action)]
@@ -486,7 +471,7 @@ def _segments(words: list[str]) -> list[list[str]]:
     return [seg for seg in out if seg]
 
 
-def _introduced_names(scene: Scene) -> list[str]:
+def _introduced_names(scene: ScriptScene) -> list[str]:
     """Characters introduced in CAPS with an age: 'MAYA (30s) runs in'."""
     names = []
     for el in scene.elements:

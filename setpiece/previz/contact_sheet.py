@@ -19,9 +19,10 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from setpiece.errors import InputError, OutputError
-from setpiece.previz.animatic import _fit, _font, open_board
+from setpiece.previz.animatic import open_board
 from setpiece.previz.breakdown import SceneBreakdown
 from setpiece.previz.shotlist import Shot
+from setpiece.previz.text import fit_text, load_font
 
 PAGE = (1754, 1240)  # A4 landscape at 150 dpi
 DPI = 150
@@ -173,8 +174,8 @@ def _write_pdf(path: Path, boards: list[Path], shots: list[Shot], scenes: list[S
 def _pdf_page(boards: list[Path], shots: list[Shot], title: str, number: int, count: int) -> Image.Image:
     page = Image.new("RGB", PAGE, "white")
     draw = ImageDraw.Draw(page)
-    big, mid, small = _font(30), _font(22), _font(19)
-    draw.text((MARGIN, MARGIN - 14), _fit(title, big, PAGE[0] // 2), font=big, fill=INK)
+    big, mid, small = load_font(30), load_font(22), load_font(19)
+    draw.text((MARGIN, MARGIN - 14), fit_text(title, big, PAGE[0] // 2), font=big, fill=INK)
     scenes = ", ".join(dict.fromkeys(s.scene for s in shots))
     right = f"scenes {scenes}   page {number}/{count}"
     draw.text((PAGE[0] - MARGIN, MARGIN - 10), right, font=small, fill=MUTED, anchor="ra")
@@ -195,7 +196,7 @@ def _pdf_page(boards: list[Path], shots: list[Shot], title: str, number: int, co
         draw.text((x, ty), shot.number, font=mid, fill=INK)
         nx = x + draw.textlength(shot.number, font=mid) + 12
         draw.text((x + img_w, ty + 3), _duration(shot.duration_s), font=small, fill=MUTED, anchor="ra")
-        setup = _fit(_setup(shot, kind=False), small, int(x + img_w - nx - 60))
+        setup = fit_text(_setup(shot, kind=False), small, int(x + img_w - nx - 60))
         draw.text((nx, ty + 3), setup, font=small, fill=(60, 60, 66))
         for n, line in enumerate(_wrap(shot.description, small, img_w, 3)):
             draw.text((x, ty + 32 + n * 22), line, font=small, fill=INK)
@@ -212,7 +213,7 @@ def _wrap(text: str, font, width: int, max_lines: int) -> list[str]:
             line += " " + words.pop(0)
         lines.append(line)
     if words and lines:
-        lines[-1] = _fit(lines[-1] + " " + " ".join(words), font, width)
+        lines[-1] = fit_text(lines[-1] + " " + " ".join(words), font, width)
         if not lines[-1].endswith("…"):
-            lines[-1] = _fit(lines[-1] + "…", font, width)
-    return [_fit(line, font, width) for line in lines]
+            lines[-1] = fit_text(lines[-1] + "…", font, width)
+    return [fit_text(line, font, width) for line in lines]

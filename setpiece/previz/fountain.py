@@ -2,7 +2,8 @@
 
 ``parse(text)`` never raises: odd input becomes a ``ParseWarning`` with its line
 number. ``parse_file(path)`` raises ``ScreenplayError`` only when the file cannot
-be read as text at all (missing, binary, not UTF-8).
+be read as screenplay text at all (missing, over 4 MiB, binary or control
+characters, not UTF-8/16/32, a line of over 20,000 characters, PDF or XML).
 
 Pipeline: boneyard and notes are cut out first (keeping line numbers), then the
 title page is read, then the body is split into typed elements. Emphasis
@@ -12,6 +13,7 @@ text plus style spans.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,7 +128,7 @@ class PageBreak(Element):
 
 
 @dataclass
-class Scene:
+class ScriptScene:
     """A scene heading and the elements up to the next heading."""
 
     heading: SceneHeading | None  # None: script without any heading
@@ -155,22 +157,27 @@ class Screenplay:
                 return value
         return ""
 
-    def scenes(self) -> list[Scene]:
+    def scenes(self) -> list[ScriptScene]:
         """Scenes in order; numbered by their #N# tag or their position.
 
         A script with content but no heading yields one scene with heading None."""
-        scenes: list[Scene] = []
+        scenes: list[ScriptScene] = []
         for el in self.elements:
             if isinstance(el, SceneHeading):
-                scenes.append(Scene(el, el.number or str(len(scenes) + 1), []))
+                scenes.append(ScriptScene(el, el.number or str(len(scenes) + 1), []))
             elif scenes:
                 scenes[-1].elements.append(el)
         if not scenes and any(isinstance(e, (Action, Dialogue)) for e in self.elements):
-            scenes.append(Scene(None, "1", list(self.elements)))
+            scenes.append(ScriptScene(None, "1", list(self.elements)))
         return scenes
 
 
 # --------------------------------------------------------------------------- reading
+
+
+MAX_SCRIPT_BYTES = 4 * 1024 * 1024  # a feature script is ~250 KB; 20,000 short scenes ~2.5 MB
+MAX_LINE_CHARS = 20_000  # a long action paragraph is ~2,000
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")  # C0 controls but tab, newlines, form feed
 
 
 def parse_file(path: str | Path) -> Screenplay:
@@ -181,6 +188,12 @@ def parse_file(path: str | Path) -> Screenplay:
     if not path.is_file():
         raise ScreenplayError(f"screenplay {path} is not a file")
     try:
+        size = path.stat().st_size
+        if size > MAX_SCRIPT_BYTES:
+            raise ScreenplayError(
+                f"screenplay {path} is {size / 2**20:.0f} MiB; a screenplay is under {MAX_SCRIPT_BYTES // 2**20} MiB "
+                "of text: check the file, or split the script"
+            )
         data = path.read_bytes()
     except OSError as err:
         raise ScreenplayError(f"cannot read screenplay {path}: {err.strerror}") from None
@@ -188,28 +201,61 @@ def parse_file(path: str | Path) -> Screenplay:
 
 
 def decode_screenplay(data: bytes, source: str) -> str:
-    """Bytes to text: UTF-8 (BOM optional) or UTF-16 with BOM; else ScreenplayError."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            raise ScreenplayError(f"{source}: damaged UTF-16 text; save it as UTF-8") from None
-    if b"\x00" in data:
-        line = data[: data.index(b"\x00")].count(b"\n") + 1
-        raise ScreenplayError(f"{source}, line {line}: binary data (NUL byte); this is not a Fountain text file")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
+    """Bytes to text: UTF-8 (BOM optional), UTF-16 or UTF-32 with BOM; else ScreenplayError.
+    Text that is not a screenplay (binary data, control characters, a line of
+    megabytes, a PDF or Final Draft XML) is refused with the line and the fix."""
+    text = _decode(data, source)
+    if m := _CONTROL.search(text):
+        line = text.count("\n", 0, m.start()) + 1
+        what = "NUL byte" if m.group() == "\x00" else f"control character 0x{ord(m.group()):02x}"
         raise ScreenplayError(
-            f"{source}, line {line}: byte 0x{data[err.start]:02x} is not valid UTF-8; save the screenplay as UTF-8 text"
-        ) from None
+            f"{source}, line {line}: binary data ({what}); this is not a Fountain text file "
+            "(save the screenplay as plain text)"
+        )
+    for number, line in enumerate(re.split(r"\r\n?|\n", text), start=1):
+        if len(line) > MAX_LINE_CHARS:
+            raise ScreenplayError(
+                f"{source}, line {number}: {len(line):,} characters on one line (a screenplay line is under "
+                f"{MAX_LINE_CHARS:,}); this does not look like a screenplay: check the file"
+            )
     head = text.lstrip()[:16]
     if head.startswith("%PDF"):
         raise ScreenplayError(f"{source}: this is a PDF; export the screenplay as Fountain text")
     if head.startswith("<?xml") or head.startswith("<FinalDraft"):
         raise ScreenplayError(f"{source}: this is XML (Final Draft?); export the screenplay as Fountain text")
     return text
+
+
+def _decode(data: bytes, source: str) -> str:
+    for bom, codec in (
+        (b"\xff\xfe\x00\x00", "utf-32"),
+        (b"\x00\x00\xfe\xff", "utf-32"),
+        (b"\xff\xfe", "utf-16"),
+        (b"\xfe\xff", "utf-16"),
+    ):
+        if data.startswith(bom):
+            try:
+                return data.decode(codec)
+            except UnicodeDecodeError:
+                raise ScreenplayError(f"{source}: damaged {codec.upper()} text; save it as UTF-8") from None
+    if b"\x00" in data[:4096] and _looks_utf16(data[:4096]):
+        raise ScreenplayError(f"{source}: UTF-16 text without a byte-order mark; save the screenplay as UTF-8")
+    if b"\x00" in data:
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        raise ScreenplayError(f"{source}, line {line}: binary data (NUL byte); this is not a Fountain text file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise ScreenplayError(
+            f"{source}, line {line}: byte 0x{data[err.start]:02x} is not valid UTF-8; save the screenplay as UTF-8 text"
+        ) from None
+
+
+def _looks_utf16(head: bytes) -> bool:
+    """ASCII text in UTF-16: every other byte is NUL."""
+    even, odd = head[0::2], head[1::2]
+    return len(head) >= 8 and (even.count(0) > 0.9 * len(even) or odd.count(0) > 0.9 * len(odd))
 
 
 def parse(text: str, source: str = "(string)") -> Screenplay:
@@ -263,36 +309,40 @@ def _cut_boneyard_and_notes(text: str, warnings: list[ParseWarning]):
 
     Multi-line cuts join the text before and after onto the line where the cut
     began. An unclosed opener is warned about and kept as plain text."""
-    disabled: set[int] = set()
-    while True:
-        try:
-            lines, boneyard, stray = _scan(text, disabled)
-        except _Unclosed as err:  # retry with that opener treated as text
-            closer, what = ("*/", "boneyard") if err.token == "/*" else ("]]", "note")
-            warnings.append(
-                ParseWarning(err.line, f"unclosed {what} '{err.token}' (no matching '{closer}'); kept as text")
-            )
-            disabled.add(err.pos)
-            continue
-        for line, token in stray:
-            warnings.append(ParseWarning(line, f"stray '{token}' without an opening marker"))
-        return lines, boneyard
+    lines, boneyard, stray, unclosed = _scan(text)
+    for line, token in unclosed:
+        closer, what = ("*/", "boneyard") if token == "/*" else ("]]", "note")
+        warnings.append(ParseWarning(line, f"unclosed {what} '{token}' (no matching '{closer}'); kept as text"))
+    for line, token in stray:
+        warnings.append(ParseWarning(line, f"stray '{token}' without an opening marker"))
+    return lines, boneyard
 
 
-class _Unclosed(Exception):
-    def __init__(self, pos: int, line: int, token: str):
-        super().__init__(token)
-        self.pos, self.line, self.token = pos, line, token
+_CLOSER_OF = {"/*": "*/", "[[": "]]"}
 
 
-def _scan(text: str, disabled: set[int]):
+def _last_closers(text: str) -> dict[str, int]:
+    """Position of the last '*/' and ']]' token: an opener after it can never close."""
+    last = {"*/": -1, "]]": -1}
+    for m in _CUT_TOKENS.finditer(text):
+        if m.group() in last:
+            last[m.group()] = m.start()
+    return last
+
+
+def _scan(text: str):
+    """One pass over the cut tokens. An opener with no closer after it is kept as
+    text (known up front from the last closer's position, so unclosed openers cost
+    nothing more: a line of thousands of '[[' takes linear time)."""
+    last = _last_closers(text)
     lines: list[_Line] = []
     boneyard: list[tuple[int, str]] = []
     stray: list[tuple[int, str]] = []
+    unclosed: list[tuple[int, str]] = []
     buf: list[str] = []
     cut_buf: list[str] = []
     current = _Line("", 1)
-    state, opened_at, opened_line = None, 0, 0
+    state, opened_line = None, 0
     line_no, pos = 1, 0
     for m in _CUT_TOKENS.finditer(text):
         chunk, token = text[pos : m.start()], m.group()
@@ -307,8 +357,8 @@ def _scan(text: str, disabled: set[int]):
             else:
                 cut_buf.append("\n")
             line_no += 1
-        elif state is None and token in ("/*", "[[") and m.start() not in disabled:
-            state, opened_at, opened_line, cut_buf = token, m.start(), line_no, []
+        elif state is None and token in _CLOSER_OF and m.start() < last[_CLOSER_OF[token]]:
+            state, opened_line, cut_buf = token, line_no, []
             current.cut = True
         elif (state, token) == ("/*", "*/"):
             boneyard.append((opened_line, "".join(cut_buf)))
@@ -317,18 +367,18 @@ def _scan(text: str, disabled: set[int]):
             current.notes.append((opened_line, "".join(cut_buf).strip()))
             state = None
         else:
-            if state is None and token in ("*/", "]]"):
+            if state is None and token in _CLOSER_OF:
+                unclosed.append((line_no, token))
+            elif state is None and token in ("*/", "]]"):
                 stray.append((line_no, token))
             (buf if state is None else cut_buf).append(token)
-    if state is not None:
-        raise _Unclosed(opened_at, opened_line, state)
     buf.append(text[pos:])
     current.text = "".join(buf)
     lines.append(current)
     for ln in lines:
         if ln.cut:  # close the gap a removed note leaves mid-sentence
             ln.text = re.sub(r"(?<=\S) {2,}(?=\S)", " ", ln.text)
-    return lines, boneyard, stray
+    return lines, boneyard, stray, unclosed
 
 
 # --------------------------------------------------------------------------- title page
@@ -621,6 +671,9 @@ def _cue_parts(cue: str) -> tuple[str, tuple[str, ...], bool]:
 
 def _is_cue(s: str) -> bool:
     """All caps (extensions aside), with a letter, no trailing colon."""
+    raw = _EXTENSION.sub("", s)
+    if raw != raw.upper() or not any(c.isalpha() for c in raw):
+        return False  # emphasis markers hold no letters: no need to parse them to know
     name = _cue_parts(s)[0]
     return name == name.upper() and any(c.isalpha() for c in name) and not name.endswith(":")
 
@@ -629,13 +682,9 @@ def _is_cue(s: str) -> bool:
 
 _ESCAPES = {"\\\\": "\ue000", "\\*": "\ue001", "\\_": "\ue002"}
 _UNESCAPE = {"\ue000": "\\", "\ue001": "*", "\ue002": "_"}
-_EMPHASIS = re.compile(
-    r"(?P<bi>\*\*\*)(?=\S)(?P<bi_t>.+?)(?<=[^\s*])\*\*\*"
-    r"|(?P<b>\*\*)(?=[^\s*])(?P<b_t>.+?)(?<=[^\s*])\*\*(?!\*)"
-    r"|(?P<i>\*)(?=[^\s*])(?P<i_t>.+?)(?<=[^\s*])\*(?!\*)"
-    r"|(?P<u>_)(?=[^\s_])(?P<u_t>.+?)(?<=[^\s_])_"
-)
+_UNESCAPE_TABLE = str.maketrans(_UNESCAPE)
 _STYLE_OF = {"bi": {"bold", "italic"}, "b": {"bold"}, "i": {"italic"}, "u": {"underline"}}
+_MARKER = {"bi": "***", "b": "**", "i": "*", "u": "_"}
 
 
 def parse_emphasis(text: str) -> tuple[str, tuple[Span, ...]]:
@@ -644,15 +693,15 @@ def parse_emphasis(text: str) -> tuple[str, tuple[Span, ...]]:
     for line in text.split("\n"):
         for old, new in _ESCAPES.items():
             line = line.replace(old, new)
-        runs = _runs(line, frozenset())
-        plain = ""
-        for chunk, styles in runs:
-            chunk = "".join(_UNESCAPE.get(c, c) for c in chunk)
+        pieces, length = [], 0
+        for chunk, styles in _runs(line, frozenset()):
+            chunk = chunk.translate(_UNESCAPE_TABLE)
             if styles and chunk:
-                spans.append(Span(offset + len(plain), offset + len(plain) + len(chunk), styles))
-            plain += chunk
-        plain_lines.append(plain)
-        offset += len(plain) + 1
+                spans.append(Span(offset + length, offset + length + len(chunk), styles))
+            pieces.append(chunk)
+            length += len(chunk)
+        plain_lines.append("".join(pieces))
+        offset += length + 1
     return "\n".join(plain_lines), tuple(_merge(spans))
 
 
@@ -661,14 +710,60 @@ def plain_text(text: str) -> str:
 
 
 def _runs(text: str, styles: frozenset[str]) -> list[tuple[str, frozenset[str]]]:
+    """Split a line into (text, styles) runs, innermost emphasis first.
+
+    Same matches as the regex ``\\*\\*(?=[^\\s*])(.+?)(?<=[^\\s*])\\*\\*(?!\\*)`` (and its ***, *
+    and _ siblings) tried left to right, but each opener looks its closer up in a
+    precomputed list instead of rescanning the rest of the line, so a long line full
+    of unclosed markers takes linear, not quadratic, time. (Nesting stays shallow: an
+    opener takes the nearest closer of its kind, so no kind repeats inside itself.)"""
+    markers = [m.start() for m in _MARKERS.finditer(text)]
+    if len(markers) < 2:
+        return [(text, styles)]
+    closers = {kind: [m.start() for m in pattern.finditer(text)] for kind, pattern in _CLOSERS.items()}
     runs, pos = [], 0
-    while m := _EMPHASIS.search(text, pos):
-        runs.append((text[pos : m.start()], styles))
-        kind = next(k for k in ("bi", "b", "i", "u") if m.group(k))
-        runs.extend(_runs(m.group(f"{kind}_t"), styles | _STYLE_OF[kind]))
-        pos = m.end()
+    for start in markers:
+        if start < pos:
+            continue
+        found = _emphasis_at(text, start, closers)
+        if found is None:
+            continue
+        kind, end = found
+        size = len(_MARKER[kind])
+        runs.append((text[pos:start], styles))
+        inner, inner_styles = text[start + size : end], styles | _STYLE_OF[kind]
+        if len(inner) >= 3 and ("*" in inner or "_" in inner):  # room for "*a*"
+            runs.extend(_runs(inner, inner_styles))
+        else:
+            runs.append((inner, inner_styles))
+        pos = end + size
     runs.append((text[pos:], styles))
     return runs
+
+
+_MARKERS = re.compile(r"[*_]")
+_CLOSERS = {  # where each kind may close: after a solid character
+    "bi": re.compile(r"(?<=[^\s*])\*\*\*"),
+    "b": re.compile(r"(?<=[^\s*])\*\*(?!\*)"),
+    "i": re.compile(r"(?<=[^\s*])\*(?!\*)"),
+    "u": re.compile(r"(?<=[^\s_])_"),
+}
+
+
+def _emphasis_at(text: str, s: int, closers: dict[str, list[int]]) -> tuple[str, int] | None:
+    """(kind, closer position) of the emphasis opening at s, trying ***, **, *, _ in turn."""
+    for kind in ("u",) if text[s] == "_" else ("bi", "b", "i"):
+        marker = _MARKER[kind]
+        if not text.startswith(marker, s):
+            continue
+        first = text[s + len(marker) : s + len(marker) + 1]
+        if not first or first.isspace() or (kind != "bi" and first == marker[0]):
+            continue
+        positions = closers[kind]
+        k = bisect.bisect_left(positions, s + len(marker) + 1)
+        if k < len(positions):
+            return kind, positions[k]
+    return None
 
 
 def _merge(spans: list[Span]) -> list[Span]:

@@ -24,12 +24,14 @@ import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from setpiece import tomlio
 from setpiece.errors import InputError
 from setpiece.previz.breakdown import SceneBreakdown, Speech
 from setpiece.spec import ShotSpec, spec_from_dict
+from setpiece.vocab import DEFAULT_VFX, LIGHT_PRESETS, SHOT_SIZES, VFX_CATEGORIES
 
 KINDS = ("establishing", "master", "single", "ots", "insert", "vfx")
-SIZES = ("EWS", "WS", "MS", "MCU", "CU", "ECU")
+SIZES = tuple(SHOT_SIZES)
 ANGLES = ("eye level", "low", "high", "overhead", "dutch")
 MOVES = ("static", "pan", "dolly", "push-in", "crane", "handheld")
 LENS_RANGE = (8.0, 300.0)  # mm, as ShotSpec's camera accepts
@@ -42,19 +44,6 @@ MAX_INSERTS = 3
 MIN_FLEX_S = 1.5  # shortest master or dialogue setup
 MASTER_SHARE = 0.35  # of the flexible time, when there are dialogue setups
 
-# category -> size, angle, lens mm, move, seconds
-VFX_SETUPS: dict[str, tuple[str, str, float, str, float]] = {
-    "collapse": ("EWS", "low", 24.0, "static", 6.0),
-    "explosion": ("WS", "eye level", 35.0, "handheld", 4.0),
-    "fire": ("MS", "eye level", 50.0, "push-in", 3.0),
-    "glass": ("CU", "eye level", 85.0, "static", 2.0),
-    "debris": ("MS", "low", 35.0, "handheld", 3.0),
-    "cracks": ("CU", "low", 85.0, "push-in", 3.0),
-    "dust": ("WS", "low", 28.0, "handheld", 4.0),
-    "smoke": ("WS", "eye level", 35.0, "pan", 3.0),
-    "sparks": ("CU", "eye level", 85.0, "static", 2.0),
-    "shake": ("MS", "eye level", 35.0, "handheld", 2.0),
-}
 # Vehicles and set dressing do not get an insert.
 LARGE_PROPS = {
     "car",
@@ -263,11 +252,11 @@ def _vfx_shots(scene: SceneBreakdown) -> list[_Plan]:
     plans = []
     for line, beats in by_line.items():
         lead = beats[0]
-        size, angle, lens, move, seconds = VFX_SETUPS.get(lead.category, VFX_SETUPS["collapse"])
+        setup = VFX_CATEGORIES.get(lead.category, VFX_CATEGORIES[DEFAULT_VFX])
+        size, angle, lens, move, seconds = setup.size, setup.angle, setup.lens_mm, setup.move, setup.seconds
         if scene.int_ext == "INT" and size == "EWS":
             size = "WS"
-        also = [b.category for b in beats[1:]]
-        text = lead.text + (f" [also: {', '.join(also)}]" if also else "")
+        text = lead.text + also_note([b.category for b in beats[1:]])
         plans.append(
             _Plan(
                 _shot(
@@ -285,6 +274,20 @@ def _vfx_shots(scene: SceneBreakdown) -> list[_Plan]:
             )
         )
     return plans
+
+
+_ALSO = re.compile(r"\[also: ([^\]]*)\]")
+
+
+def also_note(categories: list[str]) -> str:
+    """The note a VFX shot's description carries about its other categories."""
+    return f" [also: {', '.join(categories)}]" if categories else ""
+
+
+def also_categories(description: str) -> list[str]:
+    """The categories an ``also_note`` in a (possibly edited) description names."""
+    m = _ALSO.search(description)
+    return [c.strip().lower() for c in m.group(1).split(",") if c.strip()] if m else []
 
 
 def _share_time(plans: list[_Plan], screen_time_s: float) -> None:
@@ -349,19 +352,15 @@ def shots_from_csv(text: str, source: str = "shotlist.csv") -> list[Shot]:
 
 
 def shots_to_toml(shots: list[Shot]) -> str:
-    out = [
-        "# setpiece shot list: edit values freely; one [[shot]] table per shot.",
-        f"# kind: {', '.join(KINDS)}",
-        f"# size: {', '.join(SIZES)}; angle: {', '.join(ANGLES)}",
-        f"# move: {', '.join(MOVES)}; lens_mm: {LENS_RANGE[0]:g}-{LENS_RANGE[1]:g}",
-        "",
-    ]
-    for shot in shots:
-        out.append("[[shot]]")
-        for key, value in asdict(shot).items():
-            out.append(f"{key} = {_toml_value(value)}")
-        out.append("")
-    return "\n".join(out)
+    header = "\n".join(
+        [
+            "setpiece shot list: edit values freely; one [[shot]] table per shot.",
+            f"kind: {', '.join(KINDS)}",
+            f"size: {', '.join(SIZES)}; angle: {', '.join(ANGLES)}",
+            f"move: {', '.join(MOVES)}; lens_mm: {LENS_RANGE[0]:g}-{LENS_RANGE[1]:g}",
+        ]
+    )
+    return tomlio.dumps({"shot": [asdict(shot) for shot in shots]}, header=header)
 
 
 def shots_from_toml(text: str, source: str = "shotlist.toml") -> list[Shot]:
@@ -473,46 +472,7 @@ def _num(value: float) -> str:
     return f"{value:g}"
 
 
-def _toml_value(value) -> str:
-    if isinstance(value, str):
-        return _toml_string(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
-
-
-def _toml_string(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    escaped = re.sub(r"[\x00-\x1f\x7f]", lambda m: f"\\u{ord(m.group()):04x}", escaped)
-    return f'"{escaped}"'
-
-
 # --------------------------------------------------------------------------- ShotSpec
-
-# category -> trigger kind, dust amount (0 = no dust)
-VFX_TRIGGERS: dict[str, tuple[str, float]] = {
-    "collapse": ("supports", 1.0),
-    "cracks": ("supports", 0.5),
-    "debris": ("supports", 1.0),
-    "dust": ("supports", 2.0),
-    "shake": ("supports", 0.5),
-    "explosion": ("charges", 1.5),
-    "fire": ("charges", 0.0),
-    "glass": ("charges", 0.0),
-    "smoke": ("charges", 2.0),
-    "sparks": ("charges", 0.0),
-}
-# lighting -> sun elevation, intensity, colour; sky intensity, colour
-LIGHTING: dict[str, tuple[float, float, tuple, float, tuple]] = {
-    "day": (45.0, 3.0, (1.0, 0.95, 0.88), 0.6, (0.55, 0.68, 0.9)),
-    "morning": (20.0, 2.5, (1.0, 0.88, 0.72), 0.5, (0.6, 0.7, 0.9)),
-    "evening": (15.0, 2.2, (1.0, 0.8, 0.6), 0.45, (0.6, 0.62, 0.8)),
-    "dawn": (6.0, 1.6, (1.0, 0.7, 0.5), 0.35, (0.55, 0.55, 0.75)),
-    "dusk": (5.0, 1.5, (1.0, 0.6, 0.4), 0.3, (0.45, 0.45, 0.7)),
-    "night": (30.0, 0.25, (0.6, 0.7, 1.0), 0.08, (0.1, 0.14, 0.25)),
-}
 
 
 def shot_to_spec(
@@ -524,7 +484,8 @@ def shot_to_spec(
     if shot.kind != "vfx":
         raise ShotListError(f"shot {shot.number} is of kind '{shot.kind}'; only 'vfx' shots can become a ShotSpec")
     data = (base or ShotSpec()).model_dump(mode="json")
-    trigger, dust = VFX_TRIGGERS.get(shot.subject.lower(), VFX_TRIGGERS["collapse"])
+    category = VFX_CATEGORIES.get(shot.subject.lower(), VFX_CATEGORIES[DEFAULT_VFX])
+    trigger, dust = category.trigger, category.dust
     name = re.sub(r"[^A-Za-z0-9_-]+", "_", f"shot_{shot.number}")[:64]
     data["shot"].update(name=name, frames=min(2400, frames_at(shot.duration_s, fps)), fps=fps)
     data["camera"]["focal_length"] = min(max(shot.lens_mm, LENS_RANGE[0]), LENS_RANGE[1])
@@ -532,9 +493,6 @@ def shot_to_spec(
     if trigger == "charges":
         data["trigger"]["side"] = "all"
     data["dust"].update(enabled=dust > 0, amount=dust or data["dust"]["amount"])
-    if scene is not None and scene.lighting in LIGHTING:
-        elev, sun, sun_col, sky, sky_col = LIGHTING[scene.lighting]
-        data["light"].update(
-            sun_elevation=elev, sun_intensity=sun, sun_color=sun_col, sky_intensity=sky, sky_color=sky_col
-        )
+    if scene is not None and scene.lighting in LIGHT_PRESETS:
+        data["light"].update(LIGHT_PRESETS[scene.lighting].spec_fields())
     return spec_from_dict(data, source=f"shot {shot.number}")

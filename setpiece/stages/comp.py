@@ -13,7 +13,11 @@ class CompWorker:
         c, r = ctx.spec.comp, ctx.spec.render
         check_display(c.ocio_config, c.display, c.view)
         self.ctx = ctx
-        self.plate = load_plate(c.plate, r.width, r.height) if c.plate else None
+        plates = ctx.inputs["plate"]
+        if plates is not None:  # the building in the photo falls: the clean plate shows behind it
+            self.plate = plates.sized(r.width, r.height).clean
+        else:
+            self.plate = load_plate(c.plate, r.width, r.height) if c.plate else None
 
     def frame(self, index: int, upstream):
         from setpiece.comp import comp_frame
@@ -28,7 +32,7 @@ class CompWorker:
 STAGE = FrameStage(
     name="comp",
     reads=("comp", "light", "shot.seed", "render.width", "render.height"),
-    needs=(),
-    version="2",
+    needs=("plate",),
+    version="3",
     open=CompWorker,
 )

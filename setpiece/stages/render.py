@@ -23,13 +23,34 @@ class RenderWorker:
         meshes = fragment_meshes(self.scene, frags, ctx.rng())
         self.backend = make_backend(spec, self.scene, meshes, debris.meshes if debris else [], box)
         self.parts = inputs["sim"].concat(debris.motion) if debris else inputs["sim"]
+        plates = inputs["plate"].sized(spec.render.width, spec.render.height) if inputs["plate"] else None
+        self.projection = self._projection(spec, plates, len(frags)) if plates else None
+
+    def _projection(self, spec, plates, n_fragments: int):
+        """The photo painted onto the fragments it shows (see setpiece/plate/shot.py); the
+        intact building's depth from the camera tells which rest points the photo saw."""
+        import numpy as np
+
+        from setpiece.plate.shot import PhotoProjection
+
+        rest = self.parts.matrices(0)
+        rest[:n_fragments] = np.eye(4)
+        rest[n_fragments:] = 0.0  # debris is not in the photo
+        passes, _ = self.backend.render(0, rest, None, None)
+        return PhotoProjection(
+            self.scene.camera, plates.photo, passes.depth, n_fragments, self.scene.sun_dir, spec.light
+        )
 
     def frame(self, index: int, upstream=None):
         # the previous frame's pose comes from the motion, not from the last call, so a
         # frame renders the same whichever frames a worker was given before it
         previous = self.parts.matrices(index - 1) if index > 0 else None
         dust = self.dust[index] if self.dust else None
-        return self.backend.render(index, self.parts.matrices(index), previous, dust)
+        matrices = self.parts.matrices(index)
+        passes, layer = self.backend.render(index, matrices, previous, dust)
+        if self.projection:
+            self.projection.apply(passes, matrices)
+        return passes, layer
 
     def close(self, ok: bool) -> None:
         self.backend.close()
@@ -38,7 +59,7 @@ class RenderWorker:
 STAGE = FrameStage(
     name="render",
     reads=("render", "camera", "light", "shot.seed", "dust.path_traced", "dust.wind", "building.material"),
-    needs=("scene", "fracture", "sim", "debris", "dust"),
-    version="3",
+    needs=("plate", "scene", "fracture", "sim", "debris", "dust"),
+    version="4",
     open=RenderWorker,
 )

@@ -8,7 +8,7 @@ from setpiece.artifacts import DustFrame, Event
 from setpiece.camera import Camera
 from setpiece.fx.smoke import simulate_dust
 from setpiece.fx.volume import dust_sun_transmittance, raymarch, sample_sun_transmittance
-from setpiece.spec import DUST_COLOR
+from setpiece.vocab import DUST_COLOR
 
 LO, HI = np.array([-4.0, -4.0, 0.0]), np.array([4.0, 4.0, 8.0])  # 16^3 cells of 0.5 m
 SIDE = Camera(position=(0.0, -20.0, 4.0), target=(0.0, 0.0, 4.0), width=96, height=64)

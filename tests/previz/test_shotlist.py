@@ -240,3 +240,14 @@ def test_only_vfx_shots_become_specs(small):
     _, shots = small
     with pytest.raises(ShotListError, match="1A is of kind 'establishing'"):
         shot_to_spec(shots[0])
+
+
+def test_a_vfx_shot_carries_its_other_categories_to_the_boards():
+    from setpiece.previz.boards.blocking import shot_categories
+    from setpiece.previz.shotlist import also_categories
+
+    scenes = break_down(parse("EXT. TOWER - DAY\n\nThe tower collapses in a cloud of dust and smoke.\n"))
+    vfx = next(s for s in generate_shots(scenes) if s.kind == "vfx")
+    assert vfx.subject == "collapse"
+    assert also_categories(vfx.description) == ["dust", "smoke"]
+    assert shot_categories(vfx) == ["collapse", "dust", "smoke"]
