@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs setpiece and its system libraries on a fresh Debian/Ubuntu machine:
-# Mesa EGL for the preview renderer, LLVM 19 for Mitsuba's CPU backend.
+# Mesa EGL for the preview renderer, LLVM 19 for Mitsuba's CPU backend, OpenVDB
+# (system Python) for the dust .vdb files.
 # Idempotent: a second run only checks what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES="libegl1 libgl1-mesa-dri libegl-mesa0 libgles2 libllvm19"
+# python3-openvdb: OpenVDB for the system Python; setpiece/deliver/vdb.py writes the dust .vdb files with it
+SYSTEM_PACKAGES="libegl1 libgl1-mesa-dri libegl-mesa0 libgles2 libllvm19 python3-openvdb"
 missing=""
 for pkg in $SYSTEM_PACKAGES; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"

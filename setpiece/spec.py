@@ -161,6 +161,9 @@ class DustSection(_Section):
     enabled: bool = True
     resolution: int = Field(64, ge=8, le=512, description="voxels along the longest axis")
     amount: float = Field(1.0, ge=0.0, le=20.0)
+    wind: tuple[float, float, float] = Field(
+        (1.5, 0.5, 0.0), description="air flow (m/s, world x y z) that carries the dust away as it thins"
+    )
     path_traced: bool = Field(
         False,
         description="final backend: dust as a Mitsuba heterogeneous medium "

@@ -1,6 +1,7 @@
 """Shared vocabulary: the words shots and previz both use, defined once.
 
 - ``MATERIALS``: building materials (density, glue strength, colour).
+- ``DUST_COLOR``: the colour of each material's dust.
 - ``VFX_CATEGORIES``: destruction beats, each with the words that name it in a
   script, the shot that covers it, the trigger that makes it and how boards draw it.
 - ``LIGHT_PRESETS``: time of day and weather as sun and sky (the spec's ``light``
@@ -33,6 +34,15 @@ MATERIALS: dict[str, Material] = {
     "concrete": Material(2400.0, 2.0e5, (0.42, 0.40, 0.37)),
     "brick": Material(1900.0, 1.2e5, (0.45, 0.22, 0.14)),
     "sandstone": Material(2200.0, 1.5e5, (0.62, 0.52, 0.38)),
+}
+
+# Single-scattering albedo (linear RGB) of each material's dust, as the dust renderer
+# colours it: pale grey cement and aggregate, reddish-tan fired clay, ochre sand. Kept
+# high, as real mineral dust scatters most of the light it intercepts.
+DUST_COLOR: dict[str, RGB] = {
+    "concrete": (0.86, 0.84, 0.80),
+    "brick": (0.84, 0.62, 0.48),
+    "sandstone": (0.88, 0.74, 0.50),
 }
 
 # =========================================================================== VFX categories

@@ -51,6 +51,7 @@ _WRITERS: dict[str, type | str] = {
     "mp4": "setpiece.deliver:Movie",
     "usd": "setpiece.deliver.usd:UsdShot",
     "otio": "setpiece.deliver.otio:EditorialClip",
+    "vdb": "setpiece.deliver.vdb:VdbSequence",
 }
 
 

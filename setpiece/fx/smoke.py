@@ -16,7 +16,9 @@ CPU with pressure="iterative"). Everything is deterministic for a seed.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -33,8 +35,13 @@ BURST_TIME = 0.4  # s over which one event releases its dust
 # The one place dust strength is tuned: m^3 of unit-density dust per joule of an
 # event's kinetic energy, by kind (a crack parts slowly and grinds little;
 # pulverised members and hard impacts make the most). dust.amount scales all.
-DUST_PER_JOULE = {"impact": 4e-3, "break": 2e-3, "crack": 4e-4}
-HEAT_PER_DUST = 0.01  # warm air released with each unit of dust: it lifts the cloud
+# Density 1 is a dense cloud (extinction DEFAULT_SIGMA = 1.5 per metre, see
+# fx/volume.py): tens of it made every voxel an opaque step and the heavy
+# dust's pull (dust_weight x density) crushed the ground front into one cell.
+DUST_PER_JOULE = {"impact": 1e-3, "break": 8e-4, "crack": 2e-4}
+# Warm, turbulent air carried with each unit of dust, by kind: storey bursts
+# billow up, ground impacts mostly roll out as a heavy front.
+HEAT_PER_DUST = {"impact": 0.05, "break": 0.5, "crack": 0.3}
 FRAGMENT_DENSITY = 2400.0  # kg/m^3 (concrete) to size bursts from mass
 MAX_BURST_RADIUS = 6.0  # m
 MIN_CELLS = 4  # per axis
@@ -42,6 +49,14 @@ MAX_MASS_FIX = 1.25  # bound on the per-step density rescale
 BALL_INTEGRAL = 4 * math.pi * 16 / 315  # integral of (1 - d^2)^3 over the unit ball
 
 _STATE = {"ready": False}
+_THREADS = max(1, min(os.cpu_count() or 1, 8))
+_POOL = ThreadPoolExecutor(_THREADS, thread_name_prefix="dust")
+
+
+def _band_edges(n: int) -> list[int]:
+    """Split 0..n into one band per CPU thread (one band for small grids)."""
+    count = _THREADS if n >= 8 * _THREADS else 1
+    return [round(n * b / count) for b in range(count + 1)]
 
 
 def _init_warp() -> None:
@@ -143,10 +158,12 @@ def k_advect_face(
     walls: int,
     ground: int,
     out: wp.array3d(dtype=float),
+    i0: int,
 ):
     """Semi-Lagrangian advection of the face-velocity component along `axis`
     (faces on closed walls stay zero)."""
     i, j, k = wp.tid()
+    i += i0  # this launch's band of the grid (see DustSolver._launch)
     off = OFF_C
     off[axis] = 0.0
     p = wp.vec3(float(i), float(j), float(k)) + off
@@ -172,11 +189,13 @@ def k_advect_pair(
     out_a: wp.array3d(dtype=float),
     out_b: wp.array3d(dtype=float),
     trace: wp.array3d(dtype=wp.vec3),
+    i0: int,
 ):
     """Semi-Lagrangian advection of two cell-centred scalars along one trace;
     the traced-back position is kept for the MacCormack limiter. With dilute=1
     both thin out where bursts expand the air, so dust mass is conserved."""
     i, j, k = wp.tid()
+    i += i0  # this launch's band of the grid (see DustSolver._launch)
     p = wp.vec3(float(i), float(j), float(k)) + OFF_C
     q = backtrace(vel, p, dt_h)
     trace[i, j, k] = q
@@ -223,8 +242,10 @@ def k_maccormack_pair(
     dt_h: float,
     out_a: wp.array3d(dtype=float),
     out_b: wp.array3d(dtype=float),
+    i0: int,
 ):
     i, j, k = wp.tid()
+    i += i0  # this launch's band of the grid (see DustSolver._launch)
     q = trace[i, j, k]
     keep = wp.exp(-dt_h * expand[i, j, k])
     out_a[i, j, k] = keep * limited(a, fwd_a[i, j, k], back_a[i, j, k], a[i, j, k], q, decay[0])
@@ -233,10 +254,19 @@ def k_maccormack_pair(
 
 @wp.kernel
 def k_cell_velocity(
-    u: wp.array3d(dtype=float), v: wp.array3d(dtype=float), w: wp.array3d(dtype=float), out: wp.array3d(dtype=wp.vec3)
+    u: wp.array3d(dtype=float),
+    v: wp.array3d(dtype=float),
+    w: wp.array3d(dtype=float),
+    wind: wp.vec3,
+    out: wp.array3d(dtype=wp.vec3),
+    i0: int,
 ):
+    """Cell-centred velocity plus the uniform wind (a uniform flow along the free-slip
+    ground is itself a solution, so the solver's own field stays wind-free)."""
     i, j, k = wp.tid()
-    out[i, j, k] = 0.5 * wp.vec3(u[i, j, k] + u[i + 1, j, k], v[i, j, k] + v[i, j + 1, k], w[i, j, k] + w[i, j, k + 1])
+    i += i0  # this launch's band of the grid (see DustSolver._launch)
+    face = 0.5 * wp.vec3(u[i, j, k] + u[i + 1, j, k], v[i, j, k] + v[i, j + 1, k], w[i, j, k] + w[i, j, k + 1])
+    out[i, j, k] = face + wind
 
 
 @wp.func
@@ -245,8 +275,9 @@ def clamped(i: int, n: int) -> int:
 
 
 @wp.kernel
-def k_curl(vel: wp.array3d(dtype=wp.vec3), h: float, out: wp.array3d(dtype=wp.vec3)):
+def k_curl(vel: wp.array3d(dtype=wp.vec3), h: float, out: wp.array3d(dtype=wp.vec3), i0: int):
     i, j, k = wp.tid()
+    i += i0  # this launch's band of the grid (see DustSolver._launch)
     nx, ny, nz = vel.shape[0], vel.shape[1], vel.shape[2]
     i0, i1 = clamped(i - 1, nx), clamped(i + 1, nx)
     j0, j1 = clamped(j - 1, ny), clamped(j + 1, ny)
@@ -266,9 +297,11 @@ def k_forces(
     lift: float,
     weight: float,
     out: wp.array3d(dtype=wp.vec3),
+    i0: int,
 ):
     """Vorticity confinement eps*h*(N x omega) plus buoyancy, per cell (m/s^2)."""
     i, j, k = wp.tid()
+    i += i0  # this launch's band of the grid (see DustSolver._launch)
     nx, ny, nz = omega.shape[0], omega.shape[1], omega.shape[2]
     gx = wp.length(omega[clamped(i + 1, nx), j, k]) - wp.length(omega[clamped(i - 1, nx), j, k])
     gy = wp.length(omega[i, clamped(j + 1, ny), k]) - wp.length(omega[i, clamped(j - 1, ny), k])
@@ -287,9 +320,11 @@ def k_apply_forces(
     u: wp.array3d(dtype=float),
     v: wp.array3d(dtype=float),
     w: wp.array3d(dtype=float),
+    i0: int,
 ):
     """Average cell forces onto faces (edge faces take their one cell)."""
     i, j, k = wp.tid()
+    i += i0  # this launch's band of the grid (see DustSolver._launch)
     nx, ny, nz = force.shape[0], force.shape[1], force.shape[2]
     if j < ny and k < nz:
         u[i, j, k] += dt * 0.5 * (force[clamped(i - 1, nx), j, k][0] + force[clamped(i, nx), j, k][0])
@@ -322,9 +357,11 @@ def k_divergence(
     walls: int,
     ground: int,
     out: wp.array3d(dtype=float),
+    i0: int,
 ):
     """Net outflow of each cell in face-velocity units (divergence * h)."""
     i, j, k = wp.tid()
+    i += i0  # this launch's band of the grid (see DustSolver._launch)
     nx, ny, nz = out.shape[0], out.shape[1], out.shape[2]
     cx0, cx1 = side_closed(0, 0, walls, ground), side_closed(0, 1, walls, ground)
     cy0, cy1 = side_closed(1, 0, walls, ground), side_closed(1, 1, walls, ground)
@@ -340,14 +377,16 @@ def k_divergence(
 
 
 @wp.kernel
-def k_scale(a: wp.array3d(dtype=float), s: float):
+def k_scale(a: wp.array3d(dtype=float), s: float, i0: int):
     i, j, k = wp.tid()
+    i += i0  # this launch's band of the grid (see DustSolver._launch)
     a[i, j, k] *= s
 
 
 @wp.kernel
-def k_subtract(a: wp.array3d(dtype=float), b: wp.array3d(dtype=float)):
+def k_subtract(a: wp.array3d(dtype=float), b: wp.array3d(dtype=float), i0: int):
     i, j, k = wp.tid()
+    i += i0  # this launch's band of the grid (see DustSolver._launch)
     a[i, j, k] -= b[i, j, k]
 
 
@@ -364,9 +403,10 @@ def neighbour(p: wp.array3d(dtype=float), i: int, j: int, k: int, inside: bool, 
 
 @wp.kernel
 def k_red_black(
-    p: wp.array3d(dtype=float), div: wp.array3d(dtype=float), parity: int, sor: float, walls: int, ground: int
+    p: wp.array3d(dtype=float), div: wp.array3d(dtype=float), parity: int, sor: float, walls: int, ground: int, i0: int
 ):
     i, j, k = wp.tid()
+    i += i0  # this launch's band of the grid (see DustSolver._launch)
     if (i + j + k) % 2 != parity:
         return
     nx, ny, nz = p.shape[0], p.shape[1], p.shape[2]
@@ -407,8 +447,10 @@ def k_subtract_gradient(
     u: wp.array3d(dtype=float),
     v: wp.array3d(dtype=float),
     w: wp.array3d(dtype=float),
+    i0: int,
 ):
     i, j, k = wp.tid()
+    i += i0  # this launch's band of the grid (see DustSolver._launch)
     nx, ny, nz = p.shape[0], p.shape[1], p.shape[2]
     if j < ny and k < nz:
         g = face_gradient(
@@ -582,7 +624,8 @@ class DustSolver:
     every side, for tests), pressure ("auto": spectral on CPU, red-black SOR
     on CUDA) and pressure_iterations (default max(100, 2 x longest axis)),
     maccormack (else plain semi-Lagrangian scalars), amount (dust per event),
-    expansion (m^3 of air pushed out per joule of an event's kinetic energy)."""
+    expansion (m^3 of air pushed out per joule of an event's kinetic energy),
+    wind (uniform air flow, m/s, that carries the dust and its eddies)."""
 
     def __init__(
         self,
@@ -596,14 +639,15 @@ class DustSolver:
         dissipation: float = 0.02,
         ground_z: float = 0.0,
         *,
-        dust_weight: float = 2.0,
-        cooling: float = 0.5,
+        dust_weight: float = 0.6,
+        cooling: float = 0.3,
+        wind=(0.0, 0.0, 0.0),
         closed: bool = False,
         pressure: str = "auto",
         pressure_iterations: int | None = None,
         maccormack: bool = True,
         amount: float = 1.0,
-        expansion: float = 1e-4,
+        expansion: float = 5e-4,
     ):
         if resolution < MIN_CELLS:
             raise SetpieceError(f"dust resolution {resolution} is too small; use at least {MIN_CELLS}")
@@ -613,6 +657,7 @@ class DustSolver:
         self.seed = seed
         self.buoyancy, self.vorticity, self.dissipation = buoyancy, vorticity, dissipation
         self.dust_weight, self.cooling = dust_weight, cooling
+        self.wind = np.asarray(wind, float).reshape(3)
         self.maccormack = maccormack
         self.amount = amount
         self.expansion = expansion
@@ -730,10 +775,26 @@ class DustSolver:
 
     # ------------------------------------------------------------ internals
     def _launch(self, kernel, dim, inputs) -> None:
-        wp.launch(kernel, dim=dim, inputs=inputs, device=self.device)
+        """Launch a grid kernel. Warp runs a CPU launch on one thread (and releases the
+        GIL), so on the CPU the grid's x range is split into bands launched from
+        worker threads: every core works, and each cell is still written by exactly
+        one thread in the same way (deterministic)."""
+        if kernel in (k_splat_scalars, k_splat_velocity):
+            wp.launch(kernel, dim=dim, inputs=inputs, device=self.device)
+            return
+        bands = _band_edges(dim[0]) if self.device == "cpu" else [0, dim[0]]
+        first = (bands[1] - bands[0], *dim[1:])
+        wp.launch(kernel, dim=first, inputs=[*inputs, 0], device=self.device)  # also loads the module
+        if len(bands) > 2:
+            jobs = [
+                _POOL.submit(wp.launch, kernel, dim=(b - a, *dim[1:]), inputs=[*inputs, a], device=self.device)
+                for a, b in zip(bands[1:-1], bands[2:])
+            ]
+            for job in jobs:
+                job.result()
 
     def _cell_velocity(self) -> None:
-        self._launch(k_cell_velocity, self.shape, [self._u, self._v, self._w, self._vec_a])
+        self._launch(k_cell_velocity, self.shape, [self._u, self._v, self._w, wp.vec3(*self.wind), self._vec_a])
 
     def _advect_scalars(self, dt_h: float, decay: wp.vec2) -> None:
         """Advect density and heat, then rescale the density so that its total
@@ -752,7 +813,7 @@ class DustSolver:
         if self._walls:
             return 0.0
         rho = self._rho.numpy()
-        u, v, w = (a.numpy() for a in (self._u, self._v, self._w))
+        u, v, w = (a.numpy() + wind for a, wind in zip((self._u, self._v, self._w), self.wind))
         faces = [
             (rho[0], -u[0]),
             (rho[-1], u[-1]),
@@ -868,7 +929,7 @@ class DustSolver:
                 r,
                 2 * r,
                 self.amount * per_cell,
-                HEAT_PER_DUST * per_cell,
+                HEAT_PER_DUST[event.kind] * per_cell,
                 expand,
                 noise_seed,
                 self._rho,
@@ -877,7 +938,7 @@ class DustSolver:
             ],
         )
         spread = event.kind == "impact" and near_ground
-        push = min(0.35 * event.speed, 12.0) if spread else min(0.15 * event.speed, 6.0)
+        push = min(0.6 * event.speed, 15.0) if spread else min(0.15 * event.speed, 6.0)
         self._launch(
             k_splat_velocity,
             tuple(d + 1 for d in dims),

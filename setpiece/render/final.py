@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from setpiece.artifacts import Passes
 from setpiece.errors import RenderError
-from setpiece.fx.volume import DUST_ALBEDO, dust_layer
+from setpiece.fx.volume import dust_albedo, dust_layer
 from setpiece.geometry import Mesh
 from setpiece.graph import stage_rng
 from setpiece.render.raster import PreviewRenderer
@@ -130,7 +129,7 @@ class FinalBackend:
 
     def _dust_dict(self, lo, hi, shape) -> dict:
         """A null-surfaced box holding a heterogeneous medium whose grid is refilled per frame."""
-        from setpiece.fx.volume import DEFAULT_SIGMA, vol_to_world
+        from setpiece.fx.volume import DEFAULT_G, DEFAULT_SIGMA, vol_to_world
 
         mi = self.mi
         box = mi.ScalarTransform4f(vol_to_world(lo, hi).tolist())
@@ -142,15 +141,18 @@ class FinalBackend:
             "interior": {
                 "type": "heterogeneous",
                 "scale": DEFAULT_SIGMA,
-                "albedo": {"type": "rgb", "value": list(DUST_ALBEDO)},
+                "albedo": {"type": "rgb", "value": list(dust_albedo(self.spec.building.material))},
+                "phase": {"type": "hg", "g": DEFAULT_G},  # the ray marcher's phase function
                 "sigma_t": {"type": "gridvolume", "grid": grid, "to_world": box},
             },
         }
 
     def render(self, frame: int, matrices: np.ndarray, previous: np.ndarray | None = None, dust=None):
-        """(passes, dust layer): the dust is ray-marched as in the preview, or with
-        dust.path_traced path-traced into the beauty as a heterogeneous medium
-        (lit and shadowed by the scene; about 100 s a 640x360 frame on 2 CPU cores)."""
+        """(passes, dust layer): the dust is the preview's own ray-marched layer (same
+        light, colour and detail, so both backends agree), or with dust.path_traced
+        path-traced into the beauty as a heterogeneous medium of the same extinction,
+        albedo and phase function (lit and shadowed by the scene, but without the
+        render-time detail; about 100 s a 640x360 frame on 2 CPU cores)."""
         m = matrices[self.owner]
         world = np.einsum("nij,nj->ni", m[:, :3, :3], self.rest) + m[:, :3, 3]
         self.params[self.key] = self.mi.Float(world.ravel().astype(np.float32))
@@ -172,28 +174,14 @@ class FinalBackend:
             aov.alpha = alpha
             return aov, None
         if self.dust_box:  # dust is in the path-traced beauty; it still has to hide the sky
-            aov.alpha = alpha + (1.0 - alpha) * _dust_alpha(dust, aov, self.scene.camera)
+            coverage = dust_layer(dust, aov, self.scene, self.spec, detail=0.0)[..., 3]  # the medium has no detail
+            aov.alpha = alpha + (1.0 - alpha) * np.clip(coverage, 0, 1)
             return aov, None
         aov.alpha = alpha
         return aov, dust_layer(dust, aov, self.scene, self.spec)
 
     def close(self) -> None:
         self.aovs.release()
-
-
-def _dust_alpha(dust, aov: Passes, camera) -> np.ndarray:
-    """Coverage of the dust against the sky: Mitsuba's film alpha only counts surfaces."""
-    from setpiece.fx.volume import ray_distance, raymarch
-
-    rgba = raymarch(
-        np.asarray(dust.density, np.float32),
-        dust.bounds_min,
-        dust.bounds_max,
-        camera,
-        np.array([0.0, 0.0, 1.0]),
-        depth=ray_distance(aov.depth, camera),
-    )
-    return np.clip(rgba[..., 3], 0.0, 1.0)
 
 
 def _denoise(rgb: np.ndarray) -> np.ndarray:

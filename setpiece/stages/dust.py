@@ -30,6 +30,7 @@ def run(ctx: Context) -> DustVolume | None:
         device=ctx.spec.render.device,
         seed=seed,
         amount=d.amount,
+        wind=d.wind,
     ):
         frames.append(dataclasses.replace(frame, density=frame.density.astype(np.float16)))  # half the memory
         ctx.report(len(frames), motion.frames)
@@ -37,9 +38,10 @@ def run(ctx: Context) -> DustVolume | None:
 
 
 def dust_bounds(building) -> tuple[np.ndarray, np.ndarray]:
-    """The box dust can fill: the collapse's reach around the footprint, up past the roof."""
+    """The box dust can fill: the collapse's reach around the footprint, and high
+    enough above the roof that the rising cloud is not cut flat by the box's top."""
     reach = max(building.height, *building.footprint) * 1.6
-    return np.array([-reach, -reach, 0.0]), np.array([reach, reach, building.height * 1.4])
+    return np.array([-reach, -reach, 0.0]), np.array([reach, reach, building.height * 2.0])
 
 
 def _resolved(values: dict) -> dict:
@@ -59,7 +61,7 @@ STAGE = Stage(
     name="dust",
     reads=("dust", "shot.fps", "shot.seed", "render.device"),
     needs=("scene", "sim"),
-    version="2",
+    version="3",
     run=run,
     schema=DustVolume.SCHEMA,
     key_values=_resolved,

@@ -58,8 +58,8 @@ class RenderWorker:
 
 STAGE = FrameStage(
     name="render",
-    reads=("render", "camera", "light", "shot.seed", "dust.path_traced"),
+    reads=("render", "camera", "light", "shot.seed", "dust.path_traced", "dust.wind", "building.material"),
     needs=("plate", "scene", "fracture", "sim", "debris", "dust"),
-    version="3",
+    version="4",
     open=RenderWorker,
 )

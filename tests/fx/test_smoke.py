@@ -94,11 +94,12 @@ def test_hot_dust_rises_and_cold_dust_sinks():
         solver = DustSolver((-5, -5, 0), (5, 5, 10), 20, device="cpu", seed=1)
         blob = ball(solver, (0, 0, 3), 2.0)
         solver.set_density(blob, heat=heat * blob)
-        for _ in range(24):
+        for _ in range(48):
             solver.step(1 / 24)
         return centre_z(solver, solver.density)
 
-    assert centre_after(heat=1.0) > 3.0 + 0.15
+    assert centre_after(heat=1.0) > 3.0 + 0.3
+    # dust is only a little heavier than air (density 1 pulls with 0.6 m/s^2), so it sinks slowly
     assert centre_after(heat=0.0) < 3.0 - 0.15
 
 
