@@ -31,12 +31,15 @@ PAVE_Z = 0.02  # pavement surface, just above the road (the sim's ground is z = 
 STREET_LENGTH = 240.0
 GROUND_SIZE = 4000.0
 FACADE_COLORS = (
-    (0.55, 0.50, 0.42),  # render, cream
-    (0.38, 0.20, 0.14),  # brick
-    (0.42, 0.41, 0.39),  # concrete
-    (0.56, 0.47, 0.34),  # sandstone
-    (0.48, 0.46, 0.44),  # grey render
+    (0.42, 0.37, 0.29),  # render, cream
+    (0.28, 0.14, 0.09),  # brick
+    (0.30, 0.29, 0.27),  # concrete
+    (0.44, 0.36, 0.25),  # sandstone
+    (0.22, 0.21, 0.20),  # dark render
+    (0.31, 0.33, 0.30),  # grey-green render
+    (0.36, 0.24, 0.17),  # ochre
 )
+CORNICE = (0.35, 0.5)  # overhang, height (m)
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,7 @@ def _neighbour_boxes(footprint, front, far_kerb, clear, camera, rng, height) -> 
     back = max(footprint[1] / 2, clear[1][1]) + 6.0
     while x < half:
         width = rng.uniform(10.0, 20.0)
-        boxes.append(((x, back, 0.0), (x + width, back + rng.uniform(12, 18), rng.integers(5, 11) * STOREY)))
+        boxes.append(((x, back, 0.0), (x + width, back + rng.uniform(12, 18), rng.integers(4, 9) * STOREY)))
         x += width + rng.uniform(0.0, 0.5)
     # across the street
     far_front = far_kerb - PAVEMENT_WIDTH
@@ -216,13 +219,20 @@ def _blocks_view(lo, hi, camera, sights: np.ndarray, margin: float = 2.0) -> boo
 
 
 def _building(lo, hi, part_id: int, rng) -> Mesh:
-    """A neighbour: one box with a window-grid facade and a roof, in one of a few facade colours."""
+    """A neighbour: a box with a window-grid facade, a cornice and a roof, in one of a few colours."""
     size = hi - lo
-    mesh = box_mesh((lo + hi) / 2, size, name=f"neighbour_{-part_id}")
+    body = box_mesh((lo + hi) / 2, size)
+    o, t = CORNICE
+    top = box_mesh(((lo + hi) / 2)[:2].tolist() + [hi[2] - t / 2], [size[0] + 2 * o, size[1] + 2 * o, t])
+    mesh = Mesh(np.vstack([body.vertices, top.vertices]), np.vstack([body.faces, top.faces + 8]), name=f"nb_{-part_id}")
     tri = mesh.vertices[mesh.faces]
     normal_z = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])[:, 2]
-    mats = np.where(normal_z > 1e-6, MATERIAL_ID["roof"], MATERIAL_ID["facade"]).astype(np.int32)
+    is_roof = normal_z > 1e-6
+    cornice = np.arange(len(mesh.faces)) >= len(body.faces)
+    mats = np.where(is_roof, MATERIAL_ID["roof"], MATERIAL_ID["facade"]).astype(np.int32)
+    mats[cornice & ~is_roof] = MATERIAL_ID["concrete"]
     color = np.asarray(FACADE_COLORS[rng.integers(len(FACADE_COLORS))]) * rng.uniform(0.85, 1.1)
     mesh = _tagged(mesh, part_id, mats, color)
-    mesh.meta["albedo"][mats == MATERIAL_ID["roof"]] = BASE_ALBEDO["roof"]
+    mesh.meta["albedo"][is_roof] = BASE_ALBEDO["roof"]
+    mesh.meta["albedo"][cornice & ~is_roof] = np.minimum(color * 1.25, 0.6)
     return mesh
