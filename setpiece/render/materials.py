@@ -154,7 +154,10 @@ def face_albedo(mesh: Mesh) -> np.ndarray:
     """(F, 3) base albedo per face (the mesh colour where none was assigned)."""
     if "albedo" in mesh.meta:
         return np.asarray(mesh.meta["albedo"], float)
-    return np.tile(np.asarray(mesh.color, float), (len(mesh.faces), 1))
+    color = np.asarray(mesh.color, float)
+    if color.ndim == 2:  # one colour per face already
+        return color.reshape(len(mesh.faces), 3)
+    return np.tile(color, (len(mesh.faces), 1))
 
 
 # Procedural textures, one parameter row per material (a new material is a new row):

@@ -40,9 +40,9 @@ class Sky:
         return np.maximum(_sh_basis(normals) @ self.sh, 0.0)
 
     def background(self, camera) -> np.ndarray:
-        """(H, W, 3) what the camera sees of the sky behind everything."""
-        _, dirs = camera.rays()
-        return self.lookup(dirs).astype(np.float32)
+        """(H, W, 3) what the camera sees of the sky behind everything (the sky is smooth:
+        looked up at a quarter of the size and interpolated)."""
+        return _upsample(self.lookup(_coarse_rays(camera)), camera.height, camera.width)
 
     def haze_color(self, dirs: np.ndarray) -> np.ndarray:
         """In-scattered light along a view ray: the sky just above the horizon in that direction."""
@@ -176,10 +176,9 @@ def _sh_project(radiance: np.ndarray) -> np.ndarray:
 def aerial_perspective(beauty: np.ndarray, alpha: np.ndarray, depth: np.ndarray, camera, sky: Sky) -> np.ndarray:
     """Distant surfaces fade into the haze: light lost over the ray's length is replaced
     by the sky's in-scattered colour (premultiplied, so only covered pixels get haze)."""
-    _, dirs = camera.rays()
-    dist = np.where(np.isfinite(depth), depth, 0.0) / np.maximum(dirs @ np.asarray(camera.basis()[2]), 1e-3)
+    dist = np.where(np.isfinite(depth), depth, 0.0) / _cos_to_axis(camera)
     fade = 1.0 - np.exp(-dist / sky.haze_distance)
-    haze = sky.haze_color(dirs)
+    haze = _upsample(sky.haze_color(_coarse_rays(camera)), camera.height, camera.width)
     out = beauty * (1.0 - fade[..., None]) + haze * (fade * alpha)[..., None]
     return out.astype(np.float32)
 
@@ -204,3 +203,33 @@ def background(sky: Sky, camera) -> np.ndarray:
             _BACKGROUNDS.clear()
         _BACKGROUNDS[key] = sky.background(camera)
     return _BACKGROUNDS[key]
+
+
+COARSE = 4  # the sky and haze colours are looked up on a grid this many times coarser
+
+
+def _coarse_rays(camera) -> np.ndarray:
+    import dataclasses
+
+    small = dataclasses.replace(camera, width=max(2, camera.width // COARSE), height=max(2, camera.height // COARSE))
+    return small.rays()[1]
+
+
+@lru_cache(maxsize=8)
+def _cos_to_axis(camera) -> np.ndarray:
+    """Per pixel, cos of the angle between its ray and the view axis (z depth to distance)."""
+    _, dirs = camera.rays()
+    return np.maximum(dirs @ np.asarray(camera.basis()[2]), 1e-3)
+
+
+def _upsample(img: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear resize of a small smooth image (pixel centres aligned)."""
+    h, w = img.shape[:2]
+    ys = np.clip((np.arange(height) + 0.5) * h / height - 0.5, 0, h - 1)
+    xs = np.clip((np.arange(width) + 0.5) * w / width - 0.5, 0, w - 1)
+    y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
+    y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
+    fy, fx = (ys - y0)[:, None, None], (xs - x0)[None, :, None]
+    top = img[y0][:, x0] * (1 - fx) + img[y0][:, x1] * fx
+    bottom = img[y1][:, x0] * (1 - fx) + img[y1][:, x1] * fx
+    return (top * (1 - fy) + bottom * fy).astype(np.float32)
