@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--backend", default="preview", choices=["preview", "final"])
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--fragments", type=int, default=600)
-    parser.add_argument("--spp", type=int, default=16)
+    parser.add_argument("--spp", type=int, default=4)
     parser.add_argument("--no-dust", action="store_true", help="leave dust out, to measure what it adds")
     parser.add_argument("--blender-total", type=float, help="seconds the Blender pipeline takes for 120 frames")
     args = parser.parse_args()

@@ -146,7 +146,7 @@ class RenderSection(_Section):
     backend: Literal["preview", "final"] = "preview"
     width: int = Field(640, ge=16, le=8192)
     height: int = Field(360, ge=16, le=8192)
-    spp: int = Field(16, ge=1, le=4096, description="final backend samples per pixel")
+    spp: int = Field(4, ge=1, le=4096, description="final backend samples per pixel (denoised with albedo, normals)")
     denoise: bool = True
     device: Literal["auto", "cpu", "cuda"] = "auto"
 

@@ -35,7 +35,7 @@ LLVM_CANDIDATES = (
     "/usr/lib/aarch64-linux-gnu/libLLVM.so.19.1",
     "/usr/lib/llvm-19/lib/libLLVM.so.1",
 )
-MAX_DEPTH = 4
+MAX_DEPTH = 3  # camera ray, a bounce and the sky: the street and neighbours make longer paths dear
 DUST_KEY = "dust.interior_medium.sigma_t.data"
 
 
@@ -198,7 +198,8 @@ class FinalBackend:
         )
         aov = raster.passes
         if self.spec.render.denoise:
-            rgb = _denoise(rgb)
+            base = raster.albedo / np.maximum(raster.detail, 1e-3)  # what Mitsuba shaded with
+            rgb = _denoise(rgb, base, aov.normal)
         # the shared textures and reflections on the path-traced light, then the glass
         rgb = rgb * raster.detail + raster.spec * alpha[..., None]
         rgb = raster.glass[..., :3] + (1.0 - raster.glass[..., 3:4]) * rgb
@@ -234,11 +235,16 @@ def _dust_alpha(dust, aov: Passes, camera) -> np.ndarray:
     return np.clip(rgba[..., 3], 0.0, 1.0)
 
 
-def _denoise(rgb: np.ndarray) -> np.ndarray:
-    """OIDN on the noisy beauty alone (its normal input also needs albedo)."""
+def _denoise(rgb: np.ndarray, albedo: np.ndarray | None = None, normal: np.ndarray | None = None) -> np.ndarray:
+    """OIDN on the noisy beauty, guided by the rasteriser's noise-free albedo and normals
+    (pixel-aligned with the path tracer's camera), so a few samples per pixel suffice."""
     import pyoidn
 
-    return np.asarray(pyoidn.denoise(np.ascontiguousarray(rgb), hdr=True), np.float32)
+    if albedo is None or normal is None:
+        return np.asarray(pyoidn.denoise(np.ascontiguousarray(rgb), hdr=True), np.float32)
+    aux = [np.ascontiguousarray(np.clip(a, lo, 1.0), np.float32) for a, lo in ((albedo, 0.0), (normal, -1.0))]
+    out = pyoidn.denoise(np.ascontiguousarray(rgb), aux[0], aux[1], hdr=True, clean_aux=True, quality="fast")
+    return np.asarray(out, np.float32)
 
 
 def _merge(meshes: list[Mesh]):

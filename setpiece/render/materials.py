@@ -241,11 +241,11 @@ vec3 material_albedo(int mat, vec3 p, vec3 n, vec3 base, bool broken, out float 
     vec3 unit = base * (1.0 + vary.x * (h - 0.5)) * (h > 1.0 - extra.y ? 0.7 : 1.0);
     vec3 joint = mix(base * jc.r, jc.rgb, jc.a);
     // weathering: broad stains and rain streaks running down, soot from above
-    float stain = 0.6 * vnoise(p * 0.35) + 0.4 * vnoise(p * 0.9 + 7.1);
+    float stain = vnoise(p * 0.45);
     float streak = smoothstep(0.55, 0.95, vnoise(vec3(uv.x * 5.0, uv.y * 0.25, 1.7)));
     float weather = mix(1.0, mix(1.12, 0.78, stain) * (1.0 - 0.22 * streak), vary.y);
     weather *= 1.0 - extra.z * smoothstep(0.45, 0.8, stain);
-    float fine = vnoise(p * vary.w);
+    float fine = vnoise(p * (broken ? 37.0 : vary.w));
     vec3 albedo = mix(joint, unit, in_unit) * weather * (1.0 + vary.z * (fine - 0.5));
     // neighbour facade windows: dark rooms, some with lit curtains
     vec2 wcell;
@@ -253,8 +253,7 @@ vec3 material_albedo(int mat, vec3 p, vec3 n, vec3 base, bool broken, out float 
     vec3 room = mix(vec3(0.018, 0.017, 0.016), vec3(0.12, 0.11, 0.09), step(0.7, hash12(wcell + floor(p.xy * 0.05))));
     albedo = mix(albedo, room, window);
     // a fresh fracture: pale, coarse aggregate, no weathering
-    float grit = vnoise(p * 37.0);
-    vec3 fresh = base * (1.32 + 0.4 * (grit - 0.5)) + vec3(0.03);
+    vec3 fresh = base * (1.32 + 0.4 * (fine - 0.5)) + vec3(0.03);
     return broken ? fresh : albedo;
 }
 """.replace("%NMAT%", str(len(MATERIALS)))

@@ -85,10 +85,13 @@ float sun_visibility(vec3 n) {
     vec4 p = light_view_proj * vec4(v_world + n * 0.03, 1.0);
     vec3 s = p.xyz / p.w * 0.5 + 0.5;
     if (any(lessThan(s.xy, vec2(0.0))) || any(greaterThan(s.xy, vec2(1.0)))) return 1.0;
+    // four bilinear-filtered compares: a soft 3x3-texel footprint
     float texel = 1.0 / %SHADOW%.0, sum = 0.0;
-    for (int i = -1; i <= 1; i++) for (int j = -1; j <= 1; j++)
-        sum += texture(shadow_map, vec3(s.xy + vec2(i, j) * texel, s.z - 0.0015));
-    return sum / 9.0;
+    for (int i = 0; i < 4; i++) {
+        vec2 o = (vec2(i % 2, i / 2) - 0.5) * texel;
+        sum += texture(shadow_map, vec3(s.xy + o, s.z - 0.0015));
+    }
+    return sum / 4.0;
 }
 vec3 sky_radiance(vec3 d) {
     float u = fract(atan(d.x, d.y) / (2.0 * PI));
@@ -115,6 +118,7 @@ layout(location = 3) out float out_depth;
 layout(location = 4) out vec4 out_ambient; // sky light before occlusion
 layout(location = 5) out vec4 out_detail;  // textured / base albedo
 layout(location = 6) out vec4 out_spec;    // reflections (added after lighting)
+layout(location = 7) out vec4 out_albedo;  // textured albedo (the denoiser's guide)
 void main() {
     vec3 n = normalize(v_normal);
     if (!gl_FrontFacing) n = -n;
@@ -134,6 +138,7 @@ void main() {
     out_ambient = vec4(ambient, 1.0);
     out_detail = vec4(albedo / max(v_color, vec3(1e-3)), 1.0);
     out_spec = vec4(spec, 1.0);
+    out_albedo = vec4(albedo, 1.0);
     out_aux = vec4(n, float(v_part));
     vec2 motion = (v_clip.xy / v_clip.w - v_clip_prev.xy / v_clip_prev.w) * 0.5 * viewport;
     out_extra = vec4(motion.x, -motion.y, visible, v_part >= 0 ? 1.0 : 0.0);
@@ -216,6 +221,7 @@ _RESOLVE_FRAG = """
 uniform sampler2D direct_tex; uniform sampler2D ambient_tex; uniform sampler2D ao_tex;
 uniform sampler2D glass_tex; uniform sampler2D aux_tex;
 uniform sampler2D extra_tex; uniform sampler2D depth_tex; uniform sampler2D detail_tex; uniform sampler2D spec_tex;
+uniform sampler2D albedo_tex;
 uniform int ss;
 layout(location = 0) out vec4 o_beauty;
 layout(location = 1) out vec4 o_aux;
@@ -224,10 +230,11 @@ layout(location = 3) out float o_depth;
 layout(location = 4) out vec4 o_glass;
 layout(location = 5) out vec4 o_detail;
 layout(location = 6) out vec4 o_spec;
+layout(location = 7) out vec4 o_albedo;
 void main() {
     ivec2 base = ivec2(gl_FragCoord.xy) * ss;
     float ao = texelFetch(ao_tex, ivec2(gl_FragCoord.xy), 0).r;
-    vec4 beauty = vec4(0.0), glass = vec4(0.0), detail = vec4(0.0), spec = vec4(0.0);
+    vec4 beauty = vec4(0.0), glass = vec4(0.0), detail = vec4(0.0), spec = vec4(0.0), albedo = vec4(0.0);
     float shadow = 0.0, matte = 0.0;
     for (int i = 0; i < ss; i++) for (int j = 0; j < ss; j++) {
         ivec2 q = base + ivec2(i, j);
@@ -236,6 +243,7 @@ void main() {
         glass += texelFetch(glass_tex, q, 0);
         detail += texelFetch(detail_tex, q, 0);
         spec += texelFetch(spec_tex, q, 0);
+        albedo += texelFetch(albedo_tex, q, 0);
         vec4 e = texelFetch(extra_tex, q, 0);
         float ground = texelFetch(aux_tex, q, 0).w < -1.5 && direct.a > 0.0 ? 1.0 : 0.0;
         shadow += ground * (1.0 - e.z);
@@ -243,7 +251,7 @@ void main() {
     }
     float k = 1.0 / float(ss * ss);
     vec4 e0 = texelFetch(extra_tex, base, 0);
-    o_beauty = beauty * k; o_glass = glass * k; o_detail = detail * k; o_spec = spec * k;
+    o_beauty = beauty * k; o_glass = glass * k; o_detail = detail * k; o_spec = spec * k; o_albedo = albedo * k;
     o_aux = texelFetch(aux_tex, base, 0);
     o_extra = vec4(e0.xy / float(ss), 1.0 - shadow * k, matte * k);
     o_depth = texelFetch(depth_tex, base, 0).r;
@@ -259,6 +267,7 @@ class RasterFrame:
     glass: np.ndarray  # (H, W, 4) premultiplied glass layer (reflection, opacity) to lay over the beauty
     detail: np.ndarray | None = None  # (H, W, 3) textured / base albedo of the visible surface
     spec: np.ndarray | None = None  # (H, W, 3) reflections added after lighting (windows)
+    albedo: np.ndarray | None = None  # (H, W, 3) textured albedo of the visible surface
 
 
 class PreviewRenderer:
@@ -305,7 +314,7 @@ class PreviewRenderer:
         self.depth_prog = self.ctx.program(vertex_shader=vert, fragment_shader=_SHADOW_FRAG)
         if static is None:
             static = [_plain_ground(ground_color, ground_size)]
-        data, self.n_opaque = _vertex_data(parts, exposure, static)
+        data, self.n_flat, self.n_opaque = _vertex_data(parts, exposure, static)
         self.n_vertices = len(data)
         self.vbo = self.ctx.buffer(data.tobytes())
         layout = "3f 3f 3f 1f 1f 1f 1f"
@@ -407,7 +416,7 @@ class PreviewRenderer:
         self.xform_tex.use(0)
         self.shadow_prog["xforms"] = 0
         self.shadow_prog["view_proj"].write(_gl(light_vp))
-        self.shadow_vao.render(vertices=self.n_opaque)
+        self.shadow_vao.render(first=self.n_flat, vertices=self.n_opaque - self.n_flat)
 
     def _set_common(self, prog, cam: Camera, prev_cam: Camera, light_vp, sun_dir, sun_color) -> None:
         view = cam.view_matrix()
@@ -496,16 +505,18 @@ class PreviewRenderer:
         if self._fbo_size == (w, h, self._ss_now):
             return
         big = ("direct", 4), ("aux", 4), ("extra", 4), ("depth", 1), ("ambient", 4), ("detail", 4), ("spec", 4)
+        big += (("albedo", 4),)
         tex = {name: self.ctx.texture((w, h), comps, dtype="f4") for name, comps in big}
         tex["glass"] = self.ctx.texture((w, h), 4, dtype="f4")
         depth = self.ctx.depth_renderbuffer((w, h))
-        order = ("direct", "aux", "extra", "depth", "ambient", "detail", "spec")
+        order = ("direct", "aux", "extra", "depth", "ambient", "detail", "spec", "albedo")
         self._fbo = self.ctx.framebuffer([tex[k] for k in order], depth)
         self._glass_fbo = self.ctx.framebuffer([tex["glass"]], depth)
         out_size = (w // self._ss_now, h // self._ss_now)
         tex["ao"] = self.ctx.texture(out_size, 1, dtype="f4")
         self._ao_fbo = self.ctx.framebuffer([tex["ao"]])
         small = ("beauty", 4), ("aux", 4), ("extra", 4), ("depth", 1), ("glass", 4), ("detail", 4), ("spec", 4)
+        small += (("albedo", 4),)
         self._out = {name: self.ctx.texture(out_size, comps, dtype="f4") for name, comps in small}
         self._resolve_fbo = self.ctx.framebuffer([self._out[k] for k, _ in small])
         self._targets = tex
@@ -515,7 +526,7 @@ class PreviewRenderer:
         t = self._targets
         self._resolve_fbo.use()
         self.ctx.disable(self._mgl.DEPTH_TEST | self._mgl.BLEND)
-        names = ("direct", "ambient", "ao", "glass", "aux", "extra", "depth", "detail", "spec")
+        names = ("direct", "ambient", "ao", "glass", "aux", "extra", "depth", "detail", "spec", "albedo")
         for unit, name in enumerate(names):
             t[name].use(unit)
             self.resolve_prog[f"{name}_tex"] = unit
@@ -540,7 +551,8 @@ class PreviewRenderer:
         glass = _read_tex(o["glass"], 4)
         if not layers:
             return RasterFrame(passes, glass)
-        return RasterFrame(passes, glass, _read_tex(o["detail"], 4)[..., :3], _read_tex(o["spec"], 4)[..., :3])
+        layer = {k: _read_tex(o[k], 4)[..., :3] for k in ("detail", "spec", "albedo")}
+        return RasterFrame(passes, glass, layer["detail"], layer["spec"], layer["albedo"])
 
     def release(self) -> None:
         self.ctx.release()
@@ -587,19 +599,22 @@ def _light_matrix(sun_dir: np.ndarray, centre: np.ndarray, radius: float) -> np.
     return proj @ view
 
 
-def _vertex_data(parts: list[Mesh], exposure, static: list[Mesh]) -> tuple[np.ndarray, int]:
+def _vertex_data(parts: list[Mesh], exposure, static: list[Mesh]) -> tuple[np.ndarray, int, int]:
     """Flat-shaded, de-indexed triangles (pos, normal, colour, part id, exposure, material,
-    broken), opaque ones first; returns the rows and how many are opaque."""
-    opaque, glass = [], []
+    broken): first the flat scenery that casts no shadow (meta shadow=False: ground, paving),
+    then the other opaque ones, then glass. Returns the rows, where the casters start and
+    where the glass starts."""
+    flat, opaque, glass = [], [], []
     meshes = [(m, m.meta.get("part_id", GROUND_ID), None) for m in static]
     meshes += [(m, k, None if exposure is None else exposure[k]) for k, m in enumerate(parts)]
     for mesh, part, exp in meshes:
         rows = _pack(mesh, part, np.ones(len(mesh.faces)) if exp is None else exp)
         is_glass = np.repeat(np.asarray(mesh.meta.get("material", np.full(len(mesh.faces), PLAIN))) == GLASS, 3)
-        opaque.append(rows[~is_glass])
+        (opaque if mesh.meta.get("shadow", True) else flat).append(rows[~is_glass])
         glass.append(rows[is_glass])
-    out = np.vstack(opaque + glass).astype(np.float32)
-    return out, sum(len(o) for o in opaque)
+    out = np.vstack(flat + opaque + glass).astype(np.float32)
+    n_flat = sum(len(o) for o in flat)
+    return out, n_flat, n_flat + sum(len(o) for o in opaque)
 
 
 def _pack(mesh: Mesh, part: int, exposure: np.ndarray) -> np.ndarray:
@@ -622,7 +637,7 @@ def _pack(mesh: Mesh, part: int, exposure: np.ndarray) -> np.ndarray:
 def _plain_ground_rows(color: tuple, size: float) -> Mesh:
     s = size / 2
     v = np.array([[-s, -s, 0], [s, -s, 0], [s, s, 0], [-s, s, 0]], float)
-    return Mesh(v, np.array([[0, 1, 2], [0, 2, 3]]), color, "ground", {"part_id": GROUND_ID})
+    return Mesh(v, np.array([[0, 1, 2], [0, 2, 3]]), color, "ground", {"part_id": GROUND_ID, "shadow": False})
 
 
 def _plain_ground(color, size: float) -> Mesh:

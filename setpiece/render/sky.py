@@ -211,8 +211,8 @@ COARSE = 4  # the sky and haze colours are looked up on a grid this many times c
 def _coarse_rays(camera) -> np.ndarray:
     import dataclasses
 
-    small = dataclasses.replace(camera, width=max(2, camera.width // COARSE), height=max(2, camera.height // COARSE))
-    return small.rays()[1]
+    w, h = -(-camera.width // COARSE), -(-camera.height // COARSE)
+    return dataclasses.replace(camera, width=w, height=h).rays()[1]
 
 
 @lru_cache(maxsize=8)
@@ -223,13 +223,7 @@ def _cos_to_axis(camera) -> np.ndarray:
 
 
 def _upsample(img: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Bilinear resize of a small smooth image (pixel centres aligned)."""
-    h, w = img.shape[:2]
-    ys = np.clip((np.arange(height) + 0.5) * h / height - 0.5, 0, h - 1)
-    xs = np.clip((np.arange(width) + 0.5) * w / width - 0.5, 0, w - 1)
-    y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
-    y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
-    fy, fx = (ys - y0)[:, None, None], (xs - x0)[None, :, None]
-    top = img[y0][:, x0] * (1 - fx) + img[y0][:, x1] * fx
-    bottom = img[y1][:, x0] * (1 - fx) + img[y1][:, x1] * fx
-    return (top * (1 - fy) + bottom * fy).astype(np.float32)
+    """Blocks of COARSE x COARSE pixels from the coarse grid: the sky changes far less than
+    a display step over a block, and this costs a copy where interpolation costs a frame."""
+    big = np.repeat(np.repeat(img.astype(np.float32), COARSE, axis=0), COARSE, axis=1)
+    return big[:height, :width]

@@ -94,7 +94,9 @@ def _quad(x0, x1, y0, y1, z) -> tuple[np.ndarray, np.ndarray]:
 def _ground(material: str, color=None) -> Mesh:
     s = GROUND_SIZE / 2
     v, f = _quad(-s, s, -s, s, 0.0)
-    return _tagged(Mesh(v, f, color or BASE_ALBEDO[material], "ground"), GROUND_ID, material)
+    ground = _tagged(Mesh(v, f, color or BASE_ALBEDO[material], "ground"), GROUND_ID, material)
+    ground.meta["shadow"] = False  # lies under everything: casts no shadow
+    return ground
 
 
 def _street(front: float, kerb_y: float, far_kerb: float) -> list[Mesh]:
@@ -105,9 +107,12 @@ def _street(front: float, kerb_y: float, far_kerb: float) -> list[Mesh]:
     far = box_mesh((0.0, (far_kerb - 40.0) / 2, PAVE_Z / 2), (STREET_LENGTH, 40.0 + far_kerb, PAVE_Z))
     kerb_near = box_mesh((0.0, kerb_y - kw / 2, kh / 2), (STREET_LENGTH, kw, kh))
     kerb_far = box_mesh((0.0, far_kerb + kw / 2, kh / 2), (STREET_LENGTH, kw, kh))
+    near = _tagged(near, PAVEMENT_ID, "paving", BASE_ALBEDO["paving"])
+    far = _tagged(far, PAVEMENT_ID, "paving", BASE_ALBEDO["paving"])
+    near.meta["shadow"] = far.meta["shadow"] = False  # 2 cm slabs: no shadow worth a shadow-map pass
     out = [
-        _tagged(near, PAVEMENT_ID, "paving", BASE_ALBEDO["paving"]),
-        _tagged(far, PAVEMENT_ID, "paving", BASE_ALBEDO["paving"]),
+        near,
+        far,
         _tagged(kerb_near, PAVEMENT_ID, "kerb", BASE_ALBEDO["kerb"]),
         _tagged(kerb_far, PAVEMENT_ID, "kerb", BASE_ALBEDO["kerb"]),
     ]
@@ -118,7 +123,9 @@ def _street(front: float, kerb_y: float, far_kerb: float) -> list[Mesh]:
         faces.append(f + len(verts) * 4)
         verts.append(v)
     line = Mesh(np.vstack(verts), np.vstack(faces), BASE_ALBEDO["marking"], "marking")
-    out.append(_tagged(line, GROUND_ID, "marking", BASE_ALBEDO["marking"]))
+    line = _tagged(line, GROUND_ID, "marking", BASE_ALBEDO["marking"])
+    line.meta["shadow"] = False
+    out.append(line)
     return out
 
 
