@@ -158,3 +158,26 @@ def test_depth_of_field_blurs_only_out_of_focus_depths():
     out = depth_of_field(rgb, depth, focal_mm=135.0, sensor_mm=36.0, fstop=1.4, focus=5.0)
     assert np.allclose(out[:, :40], rgb[:, :40], atol=1e-4)  # in focus: untouched
     assert out[:, 56:].std() < 0.5 * rgb[:, 56:].std()  # far: blurred
+
+
+def test_neighbours_keep_clear_of_where_the_collapse_goes(street):
+    from setpiece.artifacts import Motion
+    from setpiece.stages.render import swept_area
+
+    spec, scene, frags, meshes = street
+    n = len(frags)
+    frames = 5
+    rot = np.tile([0.0, 0.0, 0.0, 1.0], (frames, n, 1))
+    trans = np.zeros((frames, n, 3))
+    trans[-1, :, 0] = -25.0  # everything ends up 25 m to the left
+    motion = Motion(rot, trans, np.ones((frames, n), bool))
+    lo, hi = swept_area(frags.centroids, motion)
+    assert lo[0] < -25.0 and hi[0] > 0.0
+    look = make_look(spec, scene, meshes, keep_clear=(lo, hi))
+    assert sum(m.meta["part_id"] <= NEIGHBOUR_ID0 for m in look.static) > 10
+    for m in look.static:
+        if m.meta["part_id"] > NEIGHBOUR_ID0:
+            continue
+        vlo, vhi = m.vertices.min(axis=0), m.vertices.max(axis=0)
+        overlaps = np.all(vlo[:2] < hi) and np.all(vhi[:2] > lo)
+        assert not overlaps, f"neighbour {m.meta['part_id']} stands where the building falls"

@@ -64,8 +64,9 @@ class Look:
             return matrices
         from setpiece.render.materials import follow
 
-        centres = np.array([m.vertices.mean(axis=0) for m in self.attached])
-        return np.concatenate([matrices, follow(matrices, self.owners, centres)])
+        if getattr(self, "_centres", None) is None:
+            self._centres = np.array([m.vertices.mean(axis=0) for m in self.attached])
+        return np.concatenate([matrices, follow(matrices, self.owners, self._centres)])
 
     def camera(self, scene: ShotScene, frame: int) -> Camera:
         return scene.camera if self.camera_at is None else self.camera_at(max(frame, 0))
