@@ -220,15 +220,19 @@ vec2 face_uv(vec3 p, vec3 n) {
     return a.x > a.y ? vec2(p.y, p.z) : vec2(p.x, p.z);
 }
 // neighbour facades: a storey grid of windows (shopfronts on the ground floor); 1 inside a pane
-float window_mask(vec2 uv, out vec2 cell) {
-    vec2 size = vec2(3.1, 3.2);
+float window_mask(vec2 uv, float variant, out vec2 cell) {
+    // each neighbour its own bay, storey and window proportions (variant in [0, 1))
+    vec2 size = vec2(mix(2.6, 3.8, variant), mix(3.0, 3.6, fract(variant * 7.3)));
+    vec2 share = vec2(mix(0.35, 0.62, fract(variant * 3.1)), mix(0.42, 0.68, fract(variant * 5.7)));
     cell = floor(uv / size);
-    vec2 f = fract(uv / size) * size;
-    float ground = cell.y < 0.5 ? 1.0 : 0.0;
-    vec2 lo = mix(vec2(0.85, 0.9), vec2(0.3, 0.35), ground), hi = mix(vec2(2.25, 2.6), vec2(2.8, 2.9), ground);
-    return step(lo.x, f.x) * step(f.x, hi.x) * step(lo.y, f.y) * step(f.y, hi.y);
+    vec2 f = fract(uv / size);
+    float ground = cell.y < 0.5 ? 1.0 : 0.0;  // shopfronts: wide and tall
+    vec2 half_open = mix(share * 0.5, vec2(0.42, 0.4), ground);
+    vec2 centre = vec2(0.5, mix(0.55, 0.5, ground));
+    vec2 d = abs(f - centre);
+    return step(d.x, half_open.x) * step(d.y, half_open.y);
 }
-vec3 material_albedo(int mat, vec3 p, vec3 n, vec3 base, bool broken, out float window) {
+vec3 material_albedo(int mat, vec3 p, vec3 n, vec3 base, bool broken, float variant, out float window) {
     vec4 cell = m_cell[mat], jc = m_joint[mat], vary = m_vary[mat], extra = m_extra[mat];
     vec2 uv = face_uv(p, n);
     // bond: which block/panel/flag, and how far to its joint
@@ -249,7 +253,7 @@ vec3 material_albedo(int mat, vec3 p, vec3 n, vec3 base, bool broken, out float 
     vec3 albedo = mix(joint, unit, in_unit) * weather * (1.0 + vary.z * (fine - 0.5));
     // neighbour facade windows: dark rooms, some with lit curtains
     vec2 wcell;
-    window = extra.x * window_mask(uv, wcell);
+    window = extra.x * window_mask(uv, variant, wcell);
     vec3 room = mix(vec3(0.018, 0.017, 0.016), vec3(0.12, 0.11, 0.09), step(0.7, hash12(wcell + floor(p.xy * 0.05))));
     albedo = mix(albedo, room, window);
     // a fresh fracture: pale, coarse aggregate, no weathering

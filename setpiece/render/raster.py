@@ -34,7 +34,7 @@ GROUND_ID = -2
 AO_RADIUS = 1.1  # m
 AO_STRENGTH = 0.9
 PLAIN = -1  # material id: the mesh colour as is (boards, mannequins)
-FLOATS = 13  # pos 3, normal 3, colour 3, part, exposure, material, broken
+FLOATS = 13  # pos 3, normal 3, colour 3, part, exposure, material, broken or variant code
 
 _VERT = """
 #version 330
@@ -124,7 +124,8 @@ void main() {
     if (!gl_FrontFacing) n = -n;
     float window = 0.0;
     vec3 albedo = v_mat < 0 ? v_color
-        : material_albedo(v_mat, v_rest, normalize(v_nrest), v_color, v_broken > 0.5, window);
+        : material_albedo(v_mat, v_rest, normalize(v_nrest), v_color, v_broken > 0.5 && v_broken < 1.5,
+                          v_broken >= 2.0 ? v_broken - 2.0 : 0.5, window);
     float ndl = max(dot(n, sun_dir), 0.0);
     float visible = sun_visibility(n);
     // radiometry as in the final backend: Lambert 1/pi on sun irradiance and sky irradiance
@@ -629,7 +630,11 @@ def _pack(mesh: Mesh, part: int, exposure: np.ndarray) -> np.ndarray:
     rows[..., 9] = part
     rows[..., 10] = np.asarray(exposure)[:, None]
     rows[..., 11] = np.asarray(mesh.meta.get("material", np.full(f, PLAIN)))[:, None]
-    rows[..., 12] = np.asarray(mesh.meta.get("broken", np.zeros(f)), float)[:, None]
+    # 1 a fresh broken face; 2 + v: an unbroken surface of style variant v (neighbour facades)
+    code = np.asarray(mesh.meta.get("broken", np.zeros(f)), float)
+    if "variant" in mesh.meta:
+        code = np.where(code > 0.5, 1.0, 2.0 + float(mesh.meta["variant"]))
+    rows[..., 12] = code[:, None]
     return rows.reshape(-1, FLOATS)
 
 
