@@ -241,6 +241,6 @@ def _building(lo, hi, part_id: int, rng) -> Mesh:
     color = np.asarray(FACADE_COLORS[rng.integers(len(FACADE_COLORS))]) * rng.uniform(0.85, 1.1)
     mesh = _tagged(mesh, part_id, mats, color)
     mesh.meta["albedo"][is_roof] = BASE_ALBEDO["roof"]
-    mesh.meta["variant"] = float(rng.uniform(0.0, 0.999))  # its own window grid
+    mesh.meta["variant"] = float(np.random.default_rng(-part_id).uniform(0.0, 0.999))  # its own window grid
     mesh.meta["albedo"][cornice & ~is_roof] = np.minimum(color * 1.25, 0.6)
     return mesh
