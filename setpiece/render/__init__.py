@@ -57,6 +57,7 @@ class Look:
     owners: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
     camera_at: Callable[[int], Camera] | None = None  # frame -> camera; None: the scene camera
     haze: bool = True
+    _centres: np.ndarray | None = field(default=None, repr=False)  # rest centres of the attached parts
 
     def expand(self, matrices: np.ndarray | None) -> np.ndarray | None:
         """The moving parts' transforms followed by the attached parts'."""
@@ -64,7 +65,7 @@ class Look:
             return matrices
         from setpiece.render.materials import follow
 
-        if getattr(self, "_centres", None) is None:
+        if self._centres is None:
             self._centres = np.array([m.vertices.mean(axis=0) for m in self.attached])
         return np.concatenate([matrices, follow(matrices, self.owners, self._centres)])
 
