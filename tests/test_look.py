@@ -181,3 +181,23 @@ def test_neighbours_keep_clear_of_where_the_collapse_goes(street):
         vlo, vhi = m.vertices.min(axis=0), m.vertices.max(axis=0)
         overlaps = np.all(vlo[:2] < hi) and np.all(vhi[:2] > lo)
         assert not overlaps, f"neighbour {m.meta['part_id']} stands where the building falls"
+
+
+def test_preview_is_close_to_the_final_render(street):
+    """The preview is the look-dev tool: same textures, sky and light as the path tracer."""
+    spec, scene, frags, meshes = street
+    final_spec = spec.model_copy(update={"render": spec.render.model_copy(update={"backend": "final", "spp": 4})})
+    out = {}
+    for name, s in (("preview", spec), ("final", final_spec)):
+        backend = make_backend(s, scene, meshes)
+        out[name], _ = backend.render(0, _rest(len(frags)))
+        backend.close()
+    lum = np.array([0.2126, 0.7152, 0.0722])
+    for label, where in (("building", out["preview"].part >= 0), ("street", out["preview"].part == -2)):
+        p, f = out["preview"].beauty[where] @ lum, out["final"].beauty[where] @ lum
+        # within 40%: the preview has no sky occlusion beyond its screen-space AO, so a narrow
+        # street reads about a third brighter than the path tracer's
+        assert abs(np.median(p) / np.median(f) - 1.0) < 0.4, label
+    # pixel by pixel, the two images agree broadly (same textures, shadows where they fall)
+    a, b = out["preview"].beauty @ lum, out["final"].beauty @ lum
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.85

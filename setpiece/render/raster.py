@@ -29,6 +29,8 @@ from setpiece.render.sky import background, flat_sky
 
 TEX_COLS = 256  # parts per texture row (4 texels each)
 SHADOW_SIZE = 2048
+FAR_SHADOW_SIZE = 1024
+FAR_SHADOW_RADIUS = 120.0  # m around the target: neighbours' shadows on the street
 MAX_SUPERSAMPLED_PIXELS = 1920 * 1080
 GROUND_ID = -2
 AO_RADIUS = 1.1  # m
@@ -71,6 +73,8 @@ _COMMON = """
 #version 330
 #define PI 3.14159265
 uniform sampler2DShadow shadow_map;
+uniform sampler2DShadow shadow_far;  // a coarser map over the whole neighbourhood
+uniform mat4 light_far;
 uniform sampler2D sky_map;
 uniform mat4 light_view_proj;
 uniform mat4 view;
@@ -81,17 +85,24 @@ uniform vec2 viewport;
 in vec3 v_world; in vec3 v_normal; in vec3 v_color; flat in int v_part; in float v_exposure;
 in vec3 v_rest; in vec3 v_nrest; flat in int v_mat; flat in float v_broken;
 in vec4 v_clip; in vec4 v_clip_prev;
+float pcf(sampler2DShadow map, vec3 s, float texel, float bias) {
+    // four bilinear-filtered compares: a soft 3x3-texel footprint
+    float sum = 0.0;
+    for (int i = 0; i < 4; i++) {
+        vec2 o = (vec2(i % 2, i / 2) - 0.5) * texel;
+        sum += texture(map, vec3(s.xy + o, s.z - bias));
+    }
+    return sum / 4.0;
+}
+bool inside_map(vec3 s) { return all(greaterThan(s.xy, vec2(0.0))) && all(lessThan(s.xy, vec2(1.0))); }
 float sun_visibility(vec3 n) {
     vec4 p = light_view_proj * vec4(v_world + n * 0.03, 1.0);
     vec3 s = p.xyz / p.w * 0.5 + 0.5;
-    if (any(lessThan(s.xy, vec2(0.0))) || any(greaterThan(s.xy, vec2(1.0)))) return 1.0;
-    // four bilinear-filtered compares: a soft 3x3-texel footprint
-    float texel = 1.0 / %SHADOW%.0, sum = 0.0;
-    for (int i = 0; i < 4; i++) {
-        vec2 o = (vec2(i % 2, i / 2) - 0.5) * texel;
-        sum += texture(shadow_map, vec3(s.xy + o, s.z - 0.0015));
-    }
-    return sum / 4.0;
+    if (inside_map(s)) return pcf(shadow_map, s, 1.0 / %SHADOW%.0, 0.0015);
+    p = light_far * vec4(v_world + n * 0.15, 1.0);
+    s = p.xyz / p.w * 0.5 + 0.5;
+    if (inside_map(s)) return pcf(shadow_far, s, 1.0 / %FARSHADOW%.0, 0.002);
+    return 1.0;
 }
 vec3 sky_radiance(vec3 d) {
     float u = fract(atan(d.x, d.y) / (2.0 * PI));
@@ -197,21 +208,23 @@ void main() {
     vec3 p = view_pos(vec2(px) + 0.5, d);
     vec3 n = normalize(mat3(view) * texelFetch(aux_tex, px, 0).xyz);
     float occ = 0.0;
-    for (int i = 0; i < 8; i++) {
+    // two scales: creases and contact (radius) and the street canyon (8 x radius)
+    for (int i = 0; i < 12; i++) {
+        float r = i < 6 ? radius : radius * 8.0;
         vec3 h = vec3(hash13(vec3(gl_FragCoord.xy, i)), hash13(vec3(gl_FragCoord.yx, i + 17)),
                       hash13(vec3(gl_FragCoord.xy * 1.7, i + 31)));
         vec3 s = normalize(h * 2.0 - 1.0 + 1e-4);
         if (dot(s, n) < 0.0) s = -s;
-        s = p + (s + n * 0.15) * radius * (0.25 + 0.75 * h.z * h.z);
+        s = p + (s + n * 0.15) * r * (0.25 + 0.75 * h.z * h.z);
         if (s.z >= -0.05) continue;
         vec2 q = (s.xy / (-s.z * tan_half) * 0.5 + 0.5) * size;
         if (any(lessThan(q, vec2(0.0))) || any(greaterThanEqual(q, size))) continue;
         float sd = texelFetch(depth_tex, ivec2(q), 0).r;
         if (sd <= 0.0) continue;
         float gap = -s.z - sd;
-        if (gap > 0.03) occ += smoothstep(0.0, 1.0, radius / max(abs(d - sd), 1e-3));
+        if (gap > 0.03) occ += smoothstep(0.0, 1.0, r / max(abs(d - sd), 1e-3));
     }
-    out_ao = 1.0 - strength * occ / 8.0;
+    out_ao = 1.0 - strength * occ / 12.0;
 }
 """
 
@@ -301,13 +314,20 @@ class PreviewRenderer:
         self.sky = sky
         self._mgl = moderngl
         vert = _VERT.replace("%COLS%", str(TEX_COLS))
-        frag = _FRAG.replace("%SHADOW%", str(SHADOW_SIZE)).replace("%NOISE%", str(NOISE_SIZE))
+        frag = (
+            _FRAG.replace("%SHADOW%", str(SHADOW_SIZE))
+            .replace("%FARSHADOW%", str(FAR_SHADOW_SIZE))
+            .replace("%NOISE%", str(NOISE_SIZE))
+        )
         self.prog = self.ctx.program(vertex_shader=vert, fragment_shader=frag)
         for name, table in texture_uniforms().items():
             if name in self.prog:
                 self.prog[name].write(table.tobytes())
         self.glass_prog = self.ctx.program(
-            vertex_shader=vert, fragment_shader=_GLASS_FRAG.replace("%SHADOW%", str(SHADOW_SIZE))
+            vertex_shader=vert,
+            fragment_shader=_GLASS_FRAG.replace("%SHADOW%", str(SHADOW_SIZE))
+            .replace("%FARSHADOW%", str(FAR_SHADOW_SIZE))
+            .replace("%FARSHADOW%", str(FAR_SHADOW_SIZE)),
         )
         self.shadow_prog = self.ctx.program(vertex_shader=vert, fragment_shader=_SHADOW_FRAG)
         self.ao_prog = self.ctx.program(vertex_shader=_QUAD_VERT, fragment_shader=_AO_FRAG)
@@ -341,6 +361,10 @@ class PreviewRenderer:
         self.shadow_tex.compare_func = "<="
         self.shadow_tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self.shadow_fbo = self.ctx.framebuffer(depth_attachment=self.shadow_tex)
+        self.far_tex = self.ctx.depth_texture((FAR_SHADOW_SIZE, FAR_SHADOW_SIZE))
+        self.far_tex.compare_func = "<="
+        self.far_tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        self.far_fbo = self.ctx.framebuffer(depth_attachment=self.far_tex)
         self._sky_key = None
         self._fbo_size = None
 
@@ -385,8 +409,11 @@ class PreviewRenderer:
             self._upload(self.prev_tex, transforms if previous is None else previous)
             self._use_sky(sky_color)
             sun_dir = np.asarray(sun_dir, float) / np.linalg.norm(sun_dir)
-            light_vp = _light_matrix(sun_dir, np.asarray(camera.target, float), scene_radius)
-            self._shadow_pass(light_vp)
+            target = np.asarray(camera.target, float)
+            light_vp = _light_matrix(sun_dir, target, scene_radius)
+            self._light_far = _light_matrix(sun_dir, target, max(FAR_SHADOW_RADIUS, scene_radius))
+            self._shadow_pass(self.shadow_fbo, light_vp)
+            self._shadow_pass(self.far_fbo, self._light_far)
             frame = self._camera_pass(camera, previous_camera or camera, light_vp, sun_dir, sun_color, layers)
         frame.passes.background = background(self._sky_key, camera)
         return frame
@@ -409,9 +436,9 @@ class PreviewRenderer:
         buf = buf.reshape(rows, TEX_COLS, 4, 4).reshape(rows, TEX_COLS * 4, 4)
         tex.write(np.ascontiguousarray(buf).tobytes())
 
-    def _shadow_pass(self, light_vp: np.ndarray) -> None:
-        self.shadow_fbo.use()
-        self.shadow_fbo.clear(depth=1.0)
+    def _shadow_pass(self, fbo, light_vp: np.ndarray) -> None:
+        fbo.use()
+        fbo.clear(depth=1.0)
         self.ctx.enable(self._mgl.DEPTH_TEST)
         self.ctx.disable(self._mgl.CULL_FACE | self._mgl.BLEND)
         self.xform_tex.use(0)
@@ -423,12 +450,14 @@ class PreviewRenderer:
         view = cam.view_matrix()
         self.xform_tex.use(0)
         self.shadow_tex.use(1)
+        self.far_tex.use(5)
         self.prev_tex.use(2)
         self.sky_tex.use(3)
         self.noise_tex.use(4)
         values = {
             "xforms": 0,
             "shadow_map": 1,
+            "shadow_far": 5,
             "xforms_prev": 2,
             "sky_map": 3,
             "noise_tex": 4,
@@ -445,6 +474,7 @@ class PreviewRenderer:
             "view_proj_prev": prev_cam.projection_matrix() @ prev_cam.view_matrix(),
             "view": view,
             "light_view_proj": light_vp,
+            "light_far": self._light_far,
         }
         for name, m in matrices.items():
             if name in prog:
@@ -584,9 +614,11 @@ def _gl(m: np.ndarray) -> bytes:
     return np.asarray(m, np.float32).T.tobytes()
 
 
-def _light_matrix(sun_dir: np.ndarray, centre: np.ndarray, radius: float) -> np.ndarray:
-    """Orthographic sun camera covering a sphere around the shot's centre."""
-    eye = centre + sun_dir * radius * 2
+def _light_matrix(sun_dir: np.ndarray, centre: np.ndarray, radius: float, reach: float = 150.0) -> np.ndarray:
+    """Orthographic sun camera covering a sphere around the shot's centre, its eye pulled
+    back by `reach` metres so tall neighbours up-sun still cast into it."""
+    depth = 2 * radius + reach  # eye to centre
+    eye = centre + sun_dir * depth
     fwd = -sun_dir
     up = np.array([0.0, 0.0, 1.0]) if abs(fwd[2]) < 0.99 else np.array([0.0, 1.0, 0.0])
     right = np.cross(fwd, up)
@@ -595,8 +627,9 @@ def _light_matrix(sun_dir: np.ndarray, centre: np.ndarray, radius: float) -> np.
     view = np.eye(4)
     view[0, :3], view[1, :3], view[2, :3] = right, up, -fwd
     view[:3, 3] = -view[:3, :3] @ eye
-    proj = np.diag([1 / radius, 1 / radius, -1 / (2 * radius), 1.0])
-    proj[2, 3] = -1.0  # view z in [0, -4r] maps to depth [-1, 1]
+    far = depth + 2 * radius
+    proj = np.diag([1 / radius, 1 / radius, -2 / far, 1.0])
+    proj[2, 3] = -1.0  # view z in [0, -far] maps to depth [-1, 1]
     return proj @ view
 
 

@@ -20,7 +20,7 @@ from functools import lru_cache
 import numpy as np
 
 MAP_W, MAP_H = 256, 128
-GROUND_ALBEDO = 0.18  # what the lower hemisphere reflects (streets, lots)
+GROUND_ALBEDO = 0.12  # what the lower hemisphere reflects (asphalt and paving)
 HAZE_DISTANCE = 900.0  # m over which 63% of a distant surface's light is replaced by haze
 
 
