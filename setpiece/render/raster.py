@@ -209,8 +209,8 @@ void main() {
     vec3 n = normalize(mat3(view) * texelFetch(aux_tex, px, 0).xyz);
     float occ = 0.0;
     // two scales: creases and contact (radius) and the street canyon (8 x radius)
-    for (int i = 0; i < 12; i++) {
-        float r = i < 6 ? radius : radius * 8.0;
+    for (int i = 0; i < 8; i++) {
+        float r = i < 5 ? radius : radius * 8.0;
         vec3 h = vec3(hash13(vec3(gl_FragCoord.xy, i)), hash13(vec3(gl_FragCoord.yx, i + 17)),
                       hash13(vec3(gl_FragCoord.xy * 1.7, i + 31)));
         vec3 s = normalize(h * 2.0 - 1.0 + 1e-4);
@@ -224,7 +224,7 @@ void main() {
         float gap = -s.z - sd;
         if (gap > 0.03) occ += smoothstep(0.0, 1.0, r / max(abs(d - sd), 1e-3));
     }
-    out_ao = 1.0 - strength * occ / 12.0;
+    out_ao = 1.0 - strength * occ / 8.0;
 }
 """
 
