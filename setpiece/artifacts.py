@@ -158,15 +158,18 @@ class DustVolume:
 class Passes:
     """The per-frame image passes every render backend returns."""
 
-    SCHEMA = "Passes.1"
+    SCHEMA = "Passes.2"
     beauty: np.ndarray  # (H, W, 3) linear light, premultiplied by alpha
     alpha: np.ndarray  # (H, W) coverage of geometry (0 where only sky)
     depth: np.ndarray  # (H, W) view-space distance in metres, inf on sky
     normal: np.ndarray  # (H, W, 3) world-space unit normals, 0 on sky
-    part: np.ndarray  # (H, W) int32 part (fragment) id; -1 sky, -2 ground
+    # (H, W) int32 part id: >= 0 fragments then debris; -1 sky, -2 ground and road,
+    # -3 pavements and kerbs, -4 - k neighbouring building k (setpiece.world.environment)
+    part: np.ndarray
     motion: np.ndarray  # (H, W, 2) pixels moved since the previous frame (x right, y down)
     shadow: np.ndarray  # (H, W) sun visibility on the ground (0 in shadow), 1 off the ground
     matte: np.ndarray  # (H, W) coverage of the building and debris alone (no ground)
+    background: np.ndarray | None = None  # (H, W, 3) the sky behind everything (linear); None: comp draws one
 
     @property
     def size(self) -> tuple[int, int]:

@@ -34,23 +34,37 @@ def comp_frame(
     rng: np.random.Generator,
     plate: np.ndarray | None = None,
     dust: np.ndarray | None = None,
+    focus: float | None = None,
 ) -> CompResult:
-    """dust: premultiplied RGBA already held out by the render's depth; rng: this frame's grain."""
+    """dust: premultiplied RGBA already held out by the render's depth; rng: this frame's grain;
+    focus: metres to the plane of focus when camera.fstop asks for depth of field."""
     c = spec.comp
     rgba = np.dstack([passes.beauty, passes.alpha])
     if c.motion_blur > 0:
         rgba = motion_blur(rgba, passes.motion, c.motion_blur)
     if plate is None:
-        background = sky_background(passes, spec.light.sky_color, spec.light.sky_intensity)
+        background = passes.background
+        if background is None:
+            background = sky_background(passes, spec.light.sky_color, spec.light.sky_intensity)
         linear = rgba[..., :3] + (1.0 - rgba[..., 3:4]) * background
     else:
         linear = over_plate(rgba, passes, plate, c.shadow_strength)
     if dust is not None:
         linear = dust[..., :3] + (1.0 - dust[..., 3:4]) * linear
+    if spec.camera.fstop > 0 and focus:
+        linear = camera_depth_of_field(spec, linear, passes.depth, focus)
     display = to_display(linear, c.exposure, c.ocio_config, c.display, c.view)
     if c.grain > 0:
         display = film_grain(display, c.grain, rng)
     return CompResult(linear.astype(np.float32), quantise8(display), dust)
+
+
+def camera_depth_of_field(spec: ShotSpec, linear: np.ndarray, depth: np.ndarray, focus: float) -> np.ndarray:
+    """Thin-lens depth of field of the spec's camera (camera.fstop, focus distance in metres)."""
+    from setpiece.render.camera_fx import depth_of_field
+
+    cam = spec.camera
+    return depth_of_field(linear, depth, cam.focal_length, cam.sensor_width, cam.fstop, focus)
 
 
 def sky_background(passes: Passes, sky_color, intensity: float) -> np.ndarray:

@@ -146,6 +146,9 @@ class CameraSection(_Section):
     target: Vec3 | None = None
     focal_length: float = Field(28.0, ge=8.0, le=300.0, description="mm")
     sensor_width: float = Field(36.0, ge=4.0, le=70.0, description="mm")
+    shake: float = Field(0.0, ge=0.0, le=5.0, description="camera shake from the impacts (0 = locked off, 1 = natural)")
+    fstop: float = Field(0.0, ge=0.0, le=64.0, description="depth of field at this f-number (0 = all sharp)")
+    focus_distance: float | None = Field(None, gt=0.0, description="metres; None focuses on the target")
 
 
 class LightSection(_Section):
@@ -154,7 +157,15 @@ class LightSection(_Section):
     sun_intensity: float = Field(3.0, ge=0.0, le=100.0)
     sun_color: Colour = (1.0, 0.95, 0.88)
     sky_intensity: float = Field(0.6, ge=0.0, le=100.0)
-    sky_color: Colour = (0.55, 0.68, 0.9)
+    sky_color: Colour = Field((0.55, 0.68, 0.9), description="sets the sky's brightness (its colour is physical)")
+    turbidity: float = Field(3.0, ge=1.7, le=10.0, description="haze of the physical sky (2 clear, 6 hazy)")
+
+
+class EnvironmentSection(_Section):
+    kind: Literal["street", "open_lot", "none"] = Field(
+        "street", description="street: road, kerbs, pavements; open_lot: bare asphalt; none: a plain ground"
+    )
+    neighbours: bool = Field(True, description="neighbouring buildings along the street (kind = street)")
 
 
 class DustSection(_Section):
@@ -199,7 +210,7 @@ class RenderSection(_Section):
     backend: Literal["preview", "final"] = "preview"
     width: int = Field(640, ge=16, le=8192)
     height: int = Field(360, ge=16, le=8192)
-    spp: int = Field(16, ge=1, le=4096, description="final backend samples per pixel")
+    spp: int = Field(4, ge=1, le=4096, description="final backend samples per pixel (denoised with albedo, normals)")
     denoise: bool = True
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
@@ -221,6 +232,7 @@ class ShotSpec(_Section):
     sim: SimSection = SimSection()
     camera: CameraSection = CameraSection()
     light: LightSection = LightSection()
+    environment: EnvironmentSection = EnvironmentSection()
     dust: DustSection = DustSection()
     debris: DebrisSection = DebrisSection()
     render: RenderSection = RenderSection()
@@ -334,3 +346,13 @@ def load_spec(path: str | Path) -> ShotSpec:
 def dump_spec(spec: ShotSpec) -> str:
     """The spec as TOML text (inverse of load_spec); unset (None) fields are left out."""
     return tomlio.dumps(spec.model_dump(mode="json"))
+
+
+def enough_fragments(data: dict) -> dict:
+    """Spec data whose fracture.fragments is at least two per structural member: a
+    building sized from words or a photo can outgrow the default count."""
+    from setpiece.world.building import make_building
+
+    members = len(make_building(BuildingSection(**data["building"])).elements)
+    data["fracture"]["fragments"] = min(20000, max(data["fracture"]["fragments"], 2 * members))
+    return data

@@ -28,7 +28,9 @@ NO_DUST_FRAME = 2  # the stand-in VDB writer leaves this frame without a file
 
 
 def shot_spec():
-    return tiny(shot={"frames": FRAMES}, trigger={"time": 0.1}, output={"exr": True, "usd": True})
+    return tiny(
+        shot={"frames": FRAMES}, trigger={"time": 0.1}, output={"exr": True, "usd": True}, environment={"kind": "none"}
+    )
 
 
 class StandInVdb:
@@ -153,7 +155,9 @@ def test_usd_fragments_sit_under_their_members_with_the_render_colours(shot):
         material, _ = UsdShade.MaterialBindingAPI(prim).ComputeBoundMaterial()
         shader = material.ComputeSurfaceSource()[0]
         assert shader.GetIdAttr().Get() == "UsdPreviewSurface"
-        assert tuple(shader.GetInput("diffuseColor").Get()) == pytest.approx(rendered[i].color, abs=1e-6)
+        assert tuple(shader.GetInput("diffuseColor").Get()) == pytest.approx(
+            np.mean(np.reshape(rendered[i].color, (-1, 3)), axis=0), abs=2e-3
+        )
     meshes = [p for p in stage.Traverse() if p.IsA(UsdGeom.Mesh) and p.GetName().startswith("frag_")]
     assert len(meshes) == len(frags)
 
@@ -217,7 +221,7 @@ def test_exr_declares_cryptomatte_per_spec(shot):
     assert spec.getattribute(f"cryptomatte/{key}/hash") == "MurmurHash3_32"
     assert spec.getattribute(f"cryptomatte/{key}/conversion") == "uint32_to_float32"
     manifest = json.loads(spec.getattribute(f"cryptomatte/{key}/manifest"))
-    expected = set(member_names(artifacts["scene"])) | {"debris", "dust", "ground"}
+    expected = set(member_names(artifacts["scene"])) | {"debris", "dust", "ground", "pavement", "neighbours"}
     assert set(manifest) == expected
     assert manifest["floor00/pier_0"] == f"{crypto.id_bits('floor00/pier_0'):08x}"
     crypto_channels = [n for n in spec.channelnames if n.startswith("CryptoObject")]

@@ -39,7 +39,9 @@ def test_exr_holds_beauty_alpha_depth(shot):
     assert {"R", "G", "B", "A", "Z"} <= set(names)
     px = img.get_pixels(oiio.FLOAT)
     alpha, depth = px[..., names.index("A")], px[..., names.index("Z")]
-    assert alpha[0, 0] == 0 and alpha.max() == pytest.approx(1.0, abs=1e-3)
+    assert alpha.max() == pytest.approx(1.0, abs=1e-3)
+    ids = px[..., names.index("id")]
+    assert (ids[alpha == 0] == -1).all() and (alpha[ids == -1] < 1).all()  # clear only where there is sky
     assert 5.0 < np.median(depth[alpha > 0.99]) < 200.0
 
 

@@ -9,7 +9,7 @@ from tests.conftest import small_spec
 
 @pytest.fixture(scope="module")
 def setup():
-    spec = small_spec()
+    spec = small_spec(environment={"kind": "none"})
     scene = build_scene(spec)
     frags = fracture(scene.building, 90, 6, np.random.default_rng(3))
     return spec, scene, frags

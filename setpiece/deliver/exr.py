@@ -18,7 +18,7 @@ import numpy as np
 from setpiece.artifacts import Passes
 from setpiece.deliver import DeliverJob, _Sequence
 from setpiece.deliver import cryptomatte as crypto
-from setpiece.deliver.names import DEBRIS, DUST, GROUND, member_names, part_names
+from setpiece.deliver.names import DEBRIS, DUST, GROUND, NEIGHBOURS, PAVEMENT, member_names, part_names
 from setpiece.deliver.writers import atomic
 from setpiece.errors import OutputError
 
@@ -53,7 +53,7 @@ class ExrSequence(_Sequence):
         building, frags, debris = job.inputs["scene"], job.inputs["fracture"], job.inputs.get("debris")
         names = part_names(building, frags.element, len(debris.meshes) if debris else 0)
         self.ids = IdTable(names)
-        header = crypto.header(member_names(building) + [DEBRIS, DUST, GROUND])
+        header = crypto.header(member_names(building) + [DEBRIS, DUST, GROUND, PAVEMENT, NEIGHBOURS])
         if job.camera is not None:
             header.update(camera_header(job.camera))
         self.header = header
@@ -76,6 +76,7 @@ class IdTable:
         by_name = {name: crypto.id_float(name) for name in dict.fromkeys(part_names)}
         self.part_ids = np.array([by_name[n] for n in part_names], np.float32)
         self.ground, self.dust = crypto.id_float(GROUND), crypto.id_float(DUST)
+        self.pavement, self.neighbours = crypto.id_float(PAVEMENT), crypto.id_float(NEIGHBOURS)
 
     def channels(self, passes: Passes, dust: np.ndarray | None = None) -> np.ndarray:
         """(H, W, 2 * RANKS) Cryptomatte channels of one frame.
@@ -90,7 +91,9 @@ class IdTable:
         ids, has_part = _borrow_from_neighbours(ids, has_part, passes.matte > 0)
         member_cov = np.where(has_part, passes.matte, 0.0)
         ground_cov = np.clip(passes.alpha - passes.matte, 0.0, 1.0)
-        candidates = [ids, np.full_like(ids, self.ground)]
+        # the environment's own ids (render/__init__: -3 pavements and kerbs, -4.. neighbours)
+        env = np.where(part <= -4, self.neighbours, np.where(part == -3, self.pavement, self.ground))
+        candidates = [ids, env.astype(np.float32)]
         coverage = [member_cov, ground_cov]
         if dust is not None:
             d = np.clip(dust, 0.0, 1.0)

@@ -12,6 +12,8 @@ from collections import defaultdict
 DEBRIS = "debris"
 DUST = "dust"
 GROUND = "ground"
+PAVEMENT = "pavement"  # pavements and kerbs of the street
+NEIGHBOURS = "neighbours"  # the buildings along the street
 
 
 def member_names(building) -> list[str]:

@@ -42,7 +42,7 @@ class Plates:
 def resolve(spec):
     """The spec with building, camera and frame size taken from the photo."""
     from setpiece.plate import find_facade, load_photo, match_camera
-    from setpiece.spec import spec_from_dict
+    from setpiece.spec import enough_fragments, spec_from_dict
 
     p = spec.plate
     photo = load_photo(p.photo, ANALYSIS_PIXELS)
@@ -69,7 +69,7 @@ def resolve(spec):
         depth=round(float(facade.proxy.depth), 2),
     )
     _plate_comp_defaults(spec, data)
-    return spec_from_dict(data, f"{p.photo} (camera match)")
+    return spec_from_dict(enough_fragments(data), f"{p.photo} (camera match)")
 
 
 def _scaled_hints(p, scale: float):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from setpiece.previz.breakdown import SceneBreakdown
 from setpiece.previz.shotlist import Shot, shot_to_spec
+from setpiece.spec import enough_fragments
 
 RENDERED = ("collapse", "explosion", "debris", "dust", "smoke")  # categories a collapse clip can show
 
@@ -33,17 +34,7 @@ def clip_spec(shot: Shot, scene: SceneBreakdown | None, size: tuple[int, int], f
     data["shot"].update(name=base.shot.name, frames=base.shot.frames, fps=fps)  # the cut decides the length
     data["render"].update(backend="preview", width=size[0], height=size[1])
     data["output"] = {name: name in ("png", "otio") for name in data["output"]}  # frames + the clip the OTIO swaps in
-    return spec_from_dict(_enough_fragments(data), f"shot {shot.number}")
-
-
-def _enough_fragments(data: dict) -> dict:
-    """A tall building from the words needs more pieces than the default: two per member."""
-    from setpiece.spec import BuildingSection
-    from setpiece.world.building import make_building
-
-    members = len(make_building(BuildingSection(**data["building"])).elements)
-    data["fracture"]["fragments"] = min(20000, max(data["fracture"]["fragments"], 2 * members))
-    return data
+    return spec_from_dict(enough_fragments(data), f"shot {shot.number}")
 
 
 def render_clips(

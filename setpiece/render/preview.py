@@ -1,4 +1,8 @@
-"""Preview backend: the shot drawn by the rasteriser, with the ray-marched dust layer."""
+"""Preview backend: the shot drawn by the rasteriser, with the ray-marched dust layer.
+
+The look-dev tool: same materials, sky, environment, shadows and ambient
+occlusion as the final backend, in a fraction of the time.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,20 @@ import numpy as np
 
 from setpiece.fx.volume import dust_layer
 from setpiece.geometry import Mesh
+from setpiece.render import frame_scene
 from setpiece.render.raster import PreviewRenderer
+from setpiece.render.sky import aerial_perspective
 
 
 class PreviewBackend:
     """Draws a shot's frames: fragment transforms in, passes out."""
 
-    def __init__(self, spec, scene, meshes: list[Mesh], exposure: list[np.ndarray], dust_box=None):
+    def __init__(self, spec, scene, meshes: list[Mesh], exposure: list[np.ndarray], dust_box=None, look=None):
+        from setpiece.render import make_look
+
         self.spec, self.scene = spec, scene
-        self.renderer = PreviewRenderer(meshes, exposure)
+        self.look = look or make_look(spec, scene, meshes)
+        self.renderer = PreviewRenderer(meshes, exposure, static=self.look.static, sky=self.look.sky)
         light = spec.light
         self.sun_color = np.asarray(light.sun_color) * light.sun_intensity
         self.sky_color = np.asarray(light.sky_color) * light.sky_intensity
@@ -22,10 +31,25 @@ class PreviewBackend:
 
     def render(self, frame: int, matrices: np.ndarray, previous: np.ndarray | None = None, dust=None):
         """(passes, dust layer or None) for one frame."""
-        passes = self.renderer.render(
-            self.scene.camera, matrices, self.scene.sun_dir, self.sun_color, self.sky_color, self.radius, previous
+        look = self.look
+        camera = look.camera(self.scene, frame)
+        raster = self.renderer.render_frame(
+            camera,
+            look.expand(matrices),
+            self.scene.sun_dir,
+            self.sun_color,
+            self.sky_color,
+            self.radius,
+            look.expand(previous),
+            look.camera(self.scene, frame - 1),
         )
-        return passes, (dust_layer(dust, passes, self.scene, self.spec) if dust is not None else None)
+        passes = raster.passes
+        beauty = raster.glass[..., :3] + (1.0 - raster.glass[..., 3:4]) * passes.beauty
+        if look.haze:
+            beauty = aerial_perspective(beauty, passes.alpha, passes.depth, camera, look.sky)
+        passes.beauty = beauty
+        scene = frame_scene(self.scene, camera)
+        return passes, (dust_layer(dust, passes, scene, self.spec) if dust is not None else None)
 
     def close(self) -> None:
         self.renderer.release()
