@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -51,6 +52,12 @@ def render(
     console.print(f"[green]take written:[/] {result.take_dir}  ({result.frames} frames, {result.fragments} fragments)")
     for stage, seconds in result.timings.items():
         console.print(f"  {stage:<12} {seconds:7.2f} s")
+    report = result.take_dir / "report.json"
+    if report.is_file():  # the physics report of the collapse (setpiece/physics/report.py)
+        from setpiece.physics.report import format_report
+
+        console.print("physics report:")
+        console.print(format_report(json.loads(report.read_text())), markup=False)
 
 
 @app.command()
