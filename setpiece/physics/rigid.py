@@ -61,7 +61,7 @@ SLEEP_MEMBERS = 12  # bodies of more pieces never sleep
 GROUND_EPS = 0.02  # m: pieces this close to z = 0 stand on the ground
 SOLVER_ITERATIONS = 10
 KICK_CAP = 6.0  # m/s
-THIN_MIN = 0.12  # m
+THIN_MIN = 0.25  # m
 CCD_SHARE = 0.25  # swept-sphere radius as a share of the piece size
 
 
@@ -410,11 +410,7 @@ class _World:
             for k, e in enumerate(els)
             if e.is_support and e.floor in reach and self._side_coordinate(e.center[None])[0] > reach[e.floor]
         ]
-        panes = [
-            k
-            for k, e in enumerate(els)
-            if e.material == "glass" and e.floor in reach and self._side_coordinate(e.center[None])[0] > reach[e.floor]
-        ]
+        panes = [k for k, e in enumerate(els) if e.material == "glass" and e.floor in reach]
         hit = np.isin(f.element, hit_el + panes)
         if mode == "topple":  # the remaining supports become the hinge the building turns on
             self._free_hinge(hit)
@@ -451,14 +447,11 @@ class _World:
         return out
 
     def _free_hinge(self, cut: np.ndarray) -> None:
-        """Topple: the supports left standing on the trigger floors let go of what they carry."""
+        """Topple: the supports left standing on the trigger floors let go of everything but
+        each other, so the building rests on them as on a hinge and turns about them."""
         f, els, floors = self.frags, self.building.elements, self.spec.trigger.floors
         support = np.array([els[e].is_support and els[e].floor in floors for e in f.element]) & ~cut
-        top = np.array([els[e].hi[2] for e in f.element])
-        i, j = f.bonds[:, 0], f.bonds[:, 1]
-        above_i = f.centroids[i, 2] > top[j] - 1e-3
-        above_j = f.centroids[j, 2] > top[i] - 1e-3
-        self.intact &= ~((support[j] & ~support[i] & above_i) | (support[i] & ~support[j] & above_j))
+        self.intact &= support[f.bonds[:, 0]] == support[f.bonds[:, 1]]
 
     def _blast(self, members: np.ndarray, speed: float) -> None:
         for m in members:
