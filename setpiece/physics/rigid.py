@@ -495,48 +495,52 @@ class _World:
 
     def _impacts(self, time: float) -> bool:
         """Hits of this frame: dust events, fracture on impact, crush-up. True if the standing
-        structure lost bonds."""
-        pb, limit = self.pb, self.spec.sim.max_speed
-        structure_hit = False
+        structure lost bonds. Every contact is read before any body changes: Bullet's contact
+        manifolds must not be read after a body in them was removed."""
+        hits = []
         for key in sorted(self.bodies):
-            body = self.bodies.get(key)
-            if body is None or body.static or body.frozen:
-                continue
-            pos, orn, lin, ang = self._state(body)
-            before, energy_before = body.velocity, body.energy
-            dv = float(np.linalg.norm(lin - before))
-            spin_before = body.spin
-            body.velocity, body.spin = lin, ang
-            body.energy = self._kinetic(body, orn, lin, ang)
-            speed = float(np.linalg.norm(lin))
-            if speed > limit:
-                lin = lin * limit / speed
-                pb.resetBaseVelocity(body.uid, lin.tolist(), ang.tolist(), physicsClientId=self.client)
-                body.velocity = lin
-            lost = max(0.0, energy_before - body.energy)  # a falling body turning on the ground loses spin
-            if dv < IMPACT_DV and lost < 0.5 * body.mass * IMPACT_DV**2:
-                continue
-            if body.mass * dv > EVENT_MOMENTUM and (len(body.members) > 1 or dv > 2 * IMPACT_DV):
-                self.events.append(Event(time, tuple(map(float, pos)), body.mass, dv, "impact"))
-            if lost <= 0 or body.mass < CRUSH_MASS:
-                continue
-            contacts = pb.getContactPoints(bodyA=body.uid, physicsClientId=self.client)
-            if not contacts:
-                continue
-            points = np.array([c[5] for c in contacts])
-            others = {c[2] for c in contacts}
-            static_hit = [
-                self.bodies[self.by_uid[u]].members[0]
-                for u in others
-                if u in self.by_uid and self.bodies[self.by_uid[u]].static
-            ]
+            hit = self._hit(key, time)
+            if hit is not None:
+                hits.append(hit)
+        structure_hit = False
+        for key, points, static_hit, lost, before in hits:
             budget = FRACTURE_SHARE * lost
             if static_hit:
                 structure_hit |= self._crush_static(points, CRUSH_UP * budget) > 0
                 budget *= 1 - CRUSH_UP
-            if len(body.members) > 1:
-                self._crush_body(key, points, budget, lost, (before, spin_before, energy_before))
+            if len(self.bodies[key].members) > 1:
+                self._crush_body(key, points, budget, lost, before)
         return structure_hit
+
+    def _hit(self, key: int, time: float):
+        """(key, contact points, hit standing structure?, energy lost, motion before) of a body
+        that was hit hard this frame, or None; logs the impact event and clamps runaway speed."""
+        pb, body = self.pb, self.bodies[key]
+        if body.static or body.frozen:
+            return None
+        pos, orn, lin, ang = self._state(body)
+        before = (body.velocity, body.spin, body.energy)
+        dv = float(np.linalg.norm(lin - body.velocity))
+        body.velocity, body.spin = lin, ang
+        body.energy = self._kinetic(body, orn, lin, ang)
+        speed = float(np.linalg.norm(lin))
+        if speed > self.spec.sim.max_speed:
+            lin = lin * self.spec.sim.max_speed / speed
+            pb.resetBaseVelocity(body.uid, lin.tolist(), ang.tolist(), physicsClientId=self.client)
+            body.velocity = lin
+        lost = max(0.0, before[2] - body.energy)  # a falling body turning on the ground loses spin
+        if dv < IMPACT_DV and lost < 0.5 * body.mass * IMPACT_DV**2:
+            return None
+        if body.mass * dv > EVENT_MOMENTUM and (len(body.members) > 1 or dv > 2 * IMPACT_DV):
+            self.events.append(Event(time, tuple(map(float, pos)), body.mass, dv, "impact"))
+        if lost <= 0 or body.mass < CRUSH_MASS:
+            return None
+        contacts = pb.getContactPoints(bodyA=body.uid, physicsClientId=self.client)
+        if not contacts:
+            return None
+        points = np.array([c[5] for c in contacts])
+        static_hit = any(u in self.by_uid and self.bodies[self.by_uid[u]].static for u in {c[2] for c in contacts})
+        return key, points, static_hit, lost, before
 
     def _kinetic(self, body: _Body, orn, lin: np.ndarray, ang: np.ndarray) -> float:
         spin = quat_to_matrix(np.array([orn]))[0].T @ ang  # in the body's frame
