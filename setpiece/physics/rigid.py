@@ -58,6 +58,7 @@ SLEEP_FRAMES = 4
 WEDGE_STOREYS = 3  # topple: storeys of the felling wedge
 WEDGE_STEP = 0.3  # each storey up the wedge is cut this share of the width less deep
 SLEEP_MEMBERS = 12  # bodies of more pieces never sleep
+CUT_SPEED = 8.0  # m/s of the material a cut or charge throws off a support
 GROUND_EPS = 0.02  # m: pieces this close to z = 0 stand on the ground
 SOLVER_ITERATIONS = 10
 KICK_CAP = 6.0  # m/s
@@ -422,7 +423,8 @@ class _World:
                 self._blast(members, t.charge_impulse)
                 self.events.append(Event(time, centre, mass, t.charge_impulse, "break"))
                 continue
-            self.events.append(Event(time, centre, mass, 8.0, "break"))
+            if k in hit_el:  # stripped glass makes no dust
+                self.events.append(Event(time, centre, mass, CUT_SPEED, "break"))
             for m in members:
                 self._remove(self.owner[m])
             self.owner[members] = -1
