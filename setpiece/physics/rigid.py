@@ -55,6 +55,7 @@ EVENT_MOMENTUM = 300.0  # kg m/s below which a hit of a loose piece makes no dus
 SLEEP_SPEED = 0.25  # m/s
 SLEEP_SPIN = 0.6  # rad/s
 SLEEP_FRAMES = 4
+PARTIAL_REACH = 0.15  # partial: supports on the side's outer third go
 WEDGE_STOREYS = 3  # topple: storeys of the felling wedge
 WEDGE_STEP = 0.3  # each storey up the wedge is cut this share of the width less deep
 SLEEP_MEMBERS = 12  # bodies of more pieces never sleep
@@ -439,7 +440,7 @@ class _World:
         if mode == "implode":
             return dict.fromkeys(floors, -1.0)
         if mode == "partial":
-            return dict.fromkeys(floors, 0.15)
+            return dict.fromkeys(floors, PARTIAL_REACH)
         top = 1 + max(e.floor for e in self.building.elements)
         out: dict[int, float] = {}
         for f0 in floors:
