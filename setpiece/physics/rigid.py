@@ -23,7 +23,13 @@ How the building comes down:
   with a share of that energy; the part of the body above the crushed zone
   keeps falling with what energy is left. No energy is ever added.
 - Pieces at rest for a few frames turn static (sleep) and wake when the bodies
-  around them change.
+  around them change; bodies of many pieces never sleep.
+- Trigger modes: implode cuts the trigger storeys' supports all round (the
+  block falls into its footprint and crushes down, then crushes up what it
+  lands on); topple cuts a felling wedge on `trigger.side` and frees the
+  supports left on the far side from what they carry, so the building turns
+  about them; partial cuts the side's outer third and lets the load flow
+  decide what else goes. The cut storeys' glass is stripped, as crews do.
 """
 
 from __future__ import annotations
