@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -110,6 +111,12 @@ def _render_shot(shot, output: Path | None, workers: int = 0, scheduler: str | N
     console.print(f"[green]take written:[/] {result.take_dir}  ({result.frames} frames, {result.fragments} fragments)")
     for stage, seconds in result.timings.items():
         console.print(f"  {stage:<12} {seconds:7.2f} s")
+    report = result.take_dir / "report.json"
+    if report.is_file():  # the physics report of the collapse (setpiece/physics/report.py)
+        from setpiece.physics.report import format_report
+
+        console.print("physics report:")
+        console.print(format_report(json.loads(report.read_text())), markup=False)
 
 
 def _print_reading(reading) -> None:

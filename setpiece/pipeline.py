@@ -70,8 +70,13 @@ def preflight(spec: ShotSpec) -> None:
 
 
 def write_records(work: Path, spec: ShotSpec, run: Run) -> None:
-    """The exact spec, the sim's events and the seconds each stage took, beside the frames."""
+    """The exact spec, the sim's events, the physics report and the seconds each stage took, beside the frames."""
     (work / "spec.toml").write_text(dump_spec(spec), encoding="utf-8")
     events = [asdict(e) for e in run.artifacts["sim"].events]
     (work / "events.json").write_text(json.dumps(events), encoding="utf-8")
     (work / "timings.json").write_text(json.dumps(run.timings, indent=1), encoding="utf-8")
+    from setpiece.physics.report import physics_report
+
+    a = run.artifacts
+    report = physics_report(a["scene"], a["fracture"], a["sim"], spec.trigger.time)
+    (work / "report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")

@@ -124,3 +124,38 @@ def test_bonds_join_exactly_the_cells_that_share_a_face(frags):
                 assert shared == pytest.approx(bonded[(i, j)], rel=0.25, abs=0.02), (i, j)
             else:
                 assert shared < 0.02, f"cells {i} and {j} share {shared:.3f} m2 but have no bond"
+
+
+def test_members_include_beams_and_glass_panes(scene):
+    kinds = {e.kind for e in scene.building.elements}
+    assert {"beam", "glass"} <= kinds
+    panes = [e for e in scene.building.elements if e.kind == "glass"]
+    assert all(e.material == "glass" and min(np.subtract(e.hi, e.lo)) < 0.05 for e in panes)
+
+
+def test_brick_walls_break_into_running_bond_blocks():
+    building = build_scene(small_spec(building={"material": "brick"})).building
+    frags = fracture(building, 600, 6, np.random.default_rng(1))
+    walls = [k for k, e in enumerate(building.elements) if e.material == "brick"]
+    for k in walls[:6]:
+        pieces = np.flatnonzero(frags.element == k)
+        # every block is a box: 8 corners, volume equal to its bounding box
+        for i in pieces:
+            v = frags.vertices[i]
+            assert len(v) == 8
+            assert frags.volumes[i] == pytest.approx(np.prod(np.ptp(v, axis=0)), rel=1e-6)
+    assert frags.volumes.sum() == pytest.approx(building.volume, rel=1e-9)
+
+
+def test_pieces_are_finer_near_the_focus(scene):
+    focus = np.array([[-3.0, 0.0, 1.5]])
+    frags = fracture(scene.building, 400, 6, np.random.default_rng(1), focus)
+    near = np.linalg.norm(frags.centroids - focus, axis=1) < 3.0
+    far = np.linalg.norm(frags.centroids - focus, axis=1) > 6.0
+    concrete = np.array([scene.building.elements[e].material == "concrete" for e in frags.element])
+    assert np.median(frags.volumes[near & concrete]) < 0.7 * np.median(frags.volumes[far & concrete])
+
+
+def test_members_meet_at_joints(scene, frags):
+    joint = frags.element[frags.bonds[:, 0]] != frags.element[frags.bonds[:, 1]]
+    assert joint.any() and (~joint).any()

@@ -1,190 +1,182 @@
+import math
+
 import numpy as np
 import pytest
 
-from setpiece.artifacts import quat_to_matrix
 from setpiece.physics import rigid as simmod
 from setpiece.physics.fracture import fracture
+from setpiece.physics.report import physics_report, piece_centres, piece_tops
 from setpiece.physics.rigid import simulate
 from setpiece.world.building import build_scene
 from tests.conftest import small_spec
 
+FRAGMENTS = 300  # the small building cut fine enough to crumble
 
-def _run(spec):
+
+def _run(**sections):
+    sections.setdefault("shot", {"frames": 96})
+    sections.setdefault("fracture", {"fragments": FRAGMENTS, "cluster_size": 6})
+    spec = small_spec(**sections)
     scene = build_scene(spec)
-    frags = fracture(
-        scene.building, spec.fracture.fragments, spec.fracture.cluster_size, np.random.default_rng(spec.shot.seed)
-    )
-    return scene, frags, simulate(spec, scene.building, frags, np.random.default_rng(0))
-
-
-LONG = {"frames": 96}  # four seconds: time for the storeys to come down
+    frags = fracture(scene.building, spec.fracture.fragments, spec.fracture.cluster_size, np.random.default_rng(1))
+    motion = simulate(spec, scene.building, frags, np.random.default_rng(0))
+    return spec, scene, frags, motion
 
 
 @pytest.fixture(scope="module")
-def collapse():
-    return _run(small_spec(shot=LONG))
+def implode():
+    return _run(trigger={"mode": "implode", "side": "all"})
 
 
-def _world_vertices(frags, result, frame):
-    m = result.matrices(frame)
-    vis = result.visible[frame]
-    return [v @ m[i, :3, :3].T + m[i, :3, 3] for i, v in enumerate(frags.vertices) if vis[i]]
+@pytest.fixture(scope="module")
+def topple():
+    return _run(trigger={"mode": "topple", "side": "left"})
 
 
-def test_building_is_exactly_still_before_trigger(collapse):
-    spec = small_spec()
-    _, _, result = collapse
+def _report(run):
+    spec, scene, frags, motion = run
+    return physics_report(scene.building, frags, motion, spec.trigger.time)
+
+
+def test_building_is_exactly_still_before_trigger(implode):
+    spec, _, _, motion = implode
     before = int(spec.trigger.time * spec.shot.fps)
-    assert np.all(result.translations[:before] == 0)
-    assert np.all(result.rotations[:before, :, 3] == 1)
+    assert np.all(motion.translations[:before] == 0)
+    assert np.all(motion.rotations[:before, :, 3] == 1)
 
 
-def test_trigger_brings_the_building_down(collapse):
-    _, frags, result = collapse
-    top_rest = max(v[:, 2].max() for v in frags.vertices)
-    top_end = max(v[:, 2].max() for v in _world_vertices(frags, result, result.frames - 1))
-    assert top_end < 0.75 * top_rest
-    assert any(e.kind == "break" for e in result.events)
+def test_cut_supports_vanish(implode):
+    spec, scene, frags, motion = implode
+    after = math.ceil(spec.trigger.time * spec.shot.fps)
+    els = scene.building.elements
+    cut = np.array([els[e].is_support and els[e].floor == 0 for e in frags.element])
+    stripped = np.array([els[e].material == "glass" and els[e].floor == 0 for e in frags.element])
+    assert cut.any()
+    assert motion.visible[: after - 1, cut].all()
+    assert not motion.visible[after:, cut | stripped].any()  # the cut storey's glass goes too
+    assert motion.visible[-1, ~(cut | stripped)].all()
+    assert any(e.kind == "break" for e in motion.events)
 
 
-def test_nothing_below_ground_or_flying_off(collapse):
-    spec = small_spec()
-    _, frags, result = collapse
-    for frame in range(0, result.frames, 3):
-        lowest = min(v[:, 2].min() for v in _world_vertices(frags, result, frame))
-        assert lowest > -0.05, f"fragment under the ground at frame {frame}"
-    centre = np.array(
-        [
-            (result.matrices(f)[:, :3, :3] @ frags.centroids[:, :, None])[..., 0] + result.translations[f]
-            for f in range(result.frames)
-        ]
-    )
-    speed = np.linalg.norm(np.diff(centre, axis=0), axis=-1) * spec.shot.fps
-    speed[~(result.visible[1:] & result.visible[:-1])] = 0.0  # cut supports vanish
-    assert speed.max() <= spec.sim.max_speed * 1.25
-    assert np.abs(centre[-1][:, :2]).max() < 40.0
+def test_implode_meets_the_targets_on_a_small_building(implode):
+    spec, scene, _, _ = implode
+    report = _report(implode)
+    h = scene.building.height
+    assert report["collapse_time_s"] is not None
+    assert 1.0 * report["free_fall_s"] <= report["collapse_time_s"] <= 2.5 * report["free_fall_s"]
+    assert report["pile_height_m"] <= 0.35 * h
+    assert report["largest_intact_share"] <= 0.10
+    w, d = scene.building.footprint
+    assert report["debris_radius_m"] <= 1.5 * math.hypot(w, d) / 2 + 0.5 * h
 
 
-def test_mass_is_conserved_while_bodies_split():
-    spec = small_spec(shot={"frames": 48})
+def test_never_nan_below_ground_or_faster_than_free_fall(implode, topple):
+    for spec, scene, frags, motion in (implode, topple):
+        assert np.isfinite(motion.translations).all() and np.isfinite(motion.rotations).all()
+        tops = piece_tops(frags, motion)  # noqa: F841 (finite transforms give finite tops)
+        lows = _lowest(frags, motion)
+        assert lows[motion.visible].min() > -0.05
+        fall = math.sqrt(2 * simmod.GRAVITY * scene.building.height)
+        assert _report((spec, scene, frags, motion))["max_speed_mps"] <= fall + simmod.KICK_CAP
+
+
+def _lowest(frags, motion):
+    most = max(len(v) for v in frags.vertices)
+    verts = np.array([np.vstack([v, np.repeat(v[:1], most - len(v), axis=0)]) for v in frags.vertices])
+    low = np.zeros(motion.visible.shape)
+    for f in range(motion.frames):
+        m = motion.matrices(f)
+        low[f] = (np.einsum("nk,nvk->nv", m[:, 2, :3], verts) + m[:, 2, 3:4]).min(axis=1)
+    return low
+
+
+def test_no_energy_from_nowhere_after_the_trigger(implode):
+    """Kinetic plus potential energy never rises above what the building held at the trigger."""
+    spec, scene, frags, motion = implode
+    masses = frags.volumes * scene.building.densities()[frags.element]
+    centres = piece_centres(frags, motion)
+    vel = np.diff(centres, axis=0) * motion.fps
+    both = motion.visible[1:] & motion.visible[:-1]
+    kinetic = 0.5 * (masses * (vel**2).sum(-1) * both).sum(1)
+    potential = (masses * simmod.GRAVITY * centres[1:, :, 2] * both).sum(1)
+    start = math.ceil(spec.trigger.time * spec.shot.fps)
+    total = kinetic + potential
+    assert total[start:].max() <= total[start] * 1.02
+
+
+def test_topple_ends_on_the_chosen_side(topple):
+    _, scene, frags, motion = topple
+    centres = piece_centres(frags, motion)
+    vis = motion.visible[-1]
+    shift = (centres[-1] - centres[0])[vis, :2].mean(axis=0)
+    angle = math.degrees(math.atan2(shift[1], shift[0]))
+    assert abs(abs(angle) - 180.0) < 45.0, f"mean displacement points {angle:.0f} deg, not left"
+    assert _report(topple)["largest_intact_share"] <= 0.25
+
+
+def test_same_seed_same_motion(topple):
+    again = _run(trigger={"mode": "topple", "side": "left"})[3]
+    assert np.array_equal(again.translations, topple[3].translations)
+
+
+def _world(glue_scale: float):
+    spec = small_spec(sim={"glue_scale": glue_scale})
     scene = build_scene(spec)
-    frags = fracture(scene.building, 90, 6, np.random.default_rng(3))
+    frags = fracture(scene.building, 200, 6, np.random.default_rng(1))
     world = simmod._World(spec, scene.building, frags, np.random.default_rng(0))
-    pb, start_bodies, checked = world.pb, len(world.bodies), []
-
-    def solver_mass(uid: int) -> float:
-        links = range(-1, pb.getNumJoints(uid, physicsClientId=world.client))
-        return sum(pb.getDynamicsInfo(uid, k, physicsClientId=world.client)[0] for k in links)
-
-    def check(done: int, total: int) -> None:
-        # every fragment not pulverised by the trigger belongs to exactly one body,
-        # and the bodies Bullet integrates weigh exactly what those fragments weigh
-        members = np.concatenate([b.members for b in world.bodies.values()])
-        assert len(members) == len(set(members.tolist())) == int((~world.hidden).sum())
-        bullet = sum(solver_mass(b.uid) for b in world.bodies.values())
-        assert bullet == pytest.approx(world.masses[~world.hidden].sum(), rel=1e-6)
-        checked.append(len(world.bodies))
-
-    result = world.run(check)
-    assert max(checked) > start_bodies  # bodies did split along the way
-    assert world.hidden.any()  # and the cut supports left the sim
-    q = result.rotations[-1][result.visible[-1]]
-    assert np.allclose(np.linalg.norm(q, axis=1), 1.0, atol=1e-4)
+    world._stand_up()
+    return world
 
 
-def test_same_seed_same_motion(collapse):
-    _, _, result = collapse
-    again = _run(small_spec(shot=LONG))[2]
-    assert np.array_equal(again.translations, result.translations)
+def test_intact_building_stands_and_weak_glue_breaks_under_its_own_weight():
+    strong = _world(1.0)
+    strong._settle_structure(0.0)
+    assert strong.intact.all() and all(b.static for b in strong.bodies.values())
+    weak = _world(0.3)  # below 1 / SAFETY: the bonds cannot carry the dead load
+    weak._settle_structure(0.0)
+    assert not weak.intact.all()
+    assert any(not b.static for b in weak.bodies.values())
+    strong.pb.disconnect(strong.client)
+    weak.pb.disconnect(weak.client)
 
 
-def test_intact_building_stands_under_its_own_weight():
-    spec = small_spec()
+def test_joints_fail_before_members():
+    """Losing one side's supports overloads the structure: joints between members are
+    over-represented among the bonds that give way first."""
+    spec = small_spec(trigger={"mode": "partial", "side": "left"})
     scene = build_scene(spec)
-    frags = fracture(
-        scene.building, spec.fracture.fragments, spec.fracture.cluster_size, np.random.default_rng(spec.shot.seed)
-    )
+    frags = fracture(scene.building, 200, 6, np.random.default_rng(1))
     world = simmod._World(spec, scene.building, frags, np.random.default_rng(0))
-    world._settle()
-    glue_before = len(world.glue)
-    for _ in range(24 * spec.sim.substeps):  # one second, no trigger
-        world.pb.stepSimulation(physicsClientId=world.client)
-        world._break_glue(0.0)
-    rot = np.zeros((len(frags), 4))
-    trans = np.zeros((len(frags), 3))
-    world._record(rot, trans)
-    moved = np.linalg.norm(
-        (quat_to_matrix(rot) @ frags.centroids[:, :, None])[..., 0] + trans - frags.centroids, axis=1
+    world._stand_up()
+    world._trigger(0.0)
+    before = world.intact.copy()
+    world._settle_structure(0.0)
+    world.pb.disconnect(world.client)
+    broken = before & ~world.intact
+    joint = frags.element[frags.bonds[:, 0]] != frags.element[frags.bonds[:, 1]]
+    assert broken.sum() > 0
+    assert joint[broken].mean() > joint.mean()  # joints give way out of proportion to their number
+
+
+def test_report_matches_a_hand_computed_column_cut():
+    """A one-storey, one-bay block whose supports are cut: the slab drops its clear height h
+    in sqrt(2h/g), the report's free fall is sqrt(2H/g) and the collapse ends soon after."""
+    spec, scene, frags, motion = _run(
+        building={"floors": 1, "footprint": [4.0, 4.0], "bays": [1, 1], "window_ratio": 0.0},
+        fracture={"fragments": 40, "cluster_size": 4},
+        trigger={"mode": "implode", "side": "all", "time": 0.25},
+        shot={"frames": 60},
     )
-    assert moved.max() < 0.05
-    # Bullet's redundant-frame creep may pop a stray bond; the structure must hold
-    assert len(world.glue) >= 0.95 * glue_before
-
-
-def _portal(glue_scale: float, frames: int = 48):
-    """Two columns under one slab, as three single-fragment clusters; the trigger cuts
-    the left column, so the slab hangs off the right one and the pair tips over.
-    Returns the fragments, the sim result and the fragment index of each element."""
-    from setpiece.spec import MATERIALS
-    from setpiece.world.building import Building, Element
-
-    elements = (
-        Element("pier", 0, (-3.0, -0.5, 0.0), (-2.5, 0.5, 3.0)),  # left column: cut
-        Element("pier", 0, (2.5, -0.5, 0.0), (3.0, 0.5, 3.0)),  # right column
-        Element("slab", 0, (-3.0, -0.5, 3.0), (3.0, 0.5, 3.3)),
-    )
-    density, strength, color = MATERIALS["concrete"]
-    building = Building(elements, density, strength, color, (6.0, 1.0), 3.3)
-    spec = small_spec(
-        shot={"frames": frames},
-        trigger={"time": 0.25, "floors": [0], "side": "left", "kind": "supports"},
-        sim={"glue_scale": glue_scale},
-    )
-    frags = fracture(building, 3, 1, np.random.default_rng(0))
-    result = simulate(spec, building, frags, np.random.default_rng(0))
-    index = {e: int(np.flatnonzero(frags.element == e)[0]) for e in range(3)}
-    return frags, result, index
-
-
-def _relative_motion(result, a: int, b: int) -> float:
-    """How far fragment b has moved in fragment a's frame since the start (m, at 1 m lever)."""
-
-    def pose(frame, i):
-        m = result.matrices(frame)[i]
-        return m[:3, :3], m[:3, 3]
-
-    ra0, ta0 = pose(0, a)
-    rb0, tb0 = pose(0, b)
-    ra1, ta1 = pose(result.frames - 1, a)
-    rb1, tb1 = pose(result.frames - 1, b)
-    rel0 = ra0.T @ rb0, ra0.T @ (tb0 - ta0)
-    rel1 = ra1.T @ rb1, ra1.T @ (tb1 - ta1)
-    return float(np.abs(rel1[0] - rel0[0]).max() + np.linalg.norm(rel1[1] - rel0[1]))
-
-
-@pytest.fixture(scope="module")
-def weak_portal():
-    return _portal(glue_scale=0.001)
-
-
-def test_glue_breaks_under_load(weak_portal):
-    # weak glue: the slab tears off the right column as the pair tips
-    _, result, idx = weak_portal
-    assert _relative_motion(result, idx[1], idx[2]) > 0.3
-
-
-def test_glue_holds_below_its_strength():
-    # glue a hundred times concrete's: column and slab tip over as one piece
-    _, result, idx = _portal(glue_scale=100.0)
-    top_drop = -(result.matrices(result.frames - 1)[idx[2]][2, 3])
-    assert _relative_motion(result, idx[1], idx[2]) < 0.05
-    assert top_drop > -1.0  # sanity: it did not fly up
-
-
-def test_cut_supports_vanish_at_the_trigger_and_not_before(weak_portal):
-    _, result, idx = weak_portal
-    trigger = int(np.ceil(0.25 * result.fps))
-    cut, kept = idx[0], [idx[1], idx[2]]
-    assert result.visible[:trigger, cut].all()  # standing until the trigger
-    assert not result.visible[trigger:, cut].any()  # gone from the trigger frame on
-    assert result.visible[:, kept].all()
+    report = _report((spec, scene, frags, motion))
+    h_total = scene.building.height
+    assert report["free_fall_s"] == pytest.approx(math.sqrt(2 * h_total / 9.81), abs=1e-3)
+    drop = h_total - spec.building.slab_thickness  # the slab's underside falls to the ground
+    hand = math.sqrt(2 * drop / 9.81)
+    slab = np.array([scene.building.elements[e].kind == "slab" for e in frags.element])
+    lows = _lowest(frags, motion)[:, slab].min(axis=1)
+    trigger = math.ceil(spec.trigger.time * spec.shot.fps)
+    landed = (np.argmax(lows < 0.1) - trigger) / spec.shot.fps
+    assert landed == pytest.approx(hand, abs=2 / spec.shot.fps)
+    assert report["collapse_time_s"] is not None
+    assert hand <= report["collapse_time_s"] <= hand + 1.0
+    assert report["pile_height_m"] == pytest.approx(spec.building.slab_thickness, abs=0.25)

@@ -1,17 +1,25 @@
-"""Fracture stage: Voronoi cells cut exactly from each building element.
+"""Fracture stage: each structural member cut into convex pieces by its material.
 
-Each element (a box) receives seeds in proportion to its volume; each cell is
-the intersection of the box with the half-spaces nearer its seed than any
-other (scipy HalfspaceIntersection), so fragment volumes sum to the building
-volume. Fragments that touch share a face; the glued contact area of each
-pair forms the connectivity graph, and neighbouring fragments of the same
-storey are grouped into clusters that the sim treats as single bodies.
+- concrete (slabs, columns, beams, concrete walls): Voronoi cells, seeds placed
+  more densely near the trigger and at the ground where the falling mass lands
+  (the way Houdini's RBD Material Fracture and Chaos clusters refine where
+  damage happens);
+- brick and sandstone walls: blocks in running bond (courses offset by half a
+  block), each block a few bricks in size;
+- glass panes: shards radiating from a break point in the pane.
+
+Each Voronoi cell is the member's box cut by the bisector half-spaces of its
+nearest seeds (scipy HalfspaceIntersection), so piece volumes sum to the
+member's. Pieces that touch share a face: the glued area of every pair forms
+the bond graph; the sim makes bonds between members (joints) weaker than bonds
+inside them. Clusters group neighbouring pieces of one member: the sim breaks
+a member into clusters before it breaks clusters into pieces.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial import ConvexHull, HalfspaceIntersection, cKDTree
+from scipy.spatial import ConvexHull, Delaunay, HalfspaceIntersection, cKDTree
 
 from setpiece.artifacts import Fragments
 from setpiece.errors import SpecError
@@ -19,58 +27,151 @@ from setpiece.world.building import Building, Element
 
 PLANE_EPS = 1e-6
 CONTACT_EPS = 1e-4
+GLASS_WEIGHT = 5.0  # a pane draws seeds as if it were this many times thicker
+FOCUS = 3.0  # seed density multiplier at the trigger and at the foot of the building
+FOCUS_RADIUS = 0.35  # of the building's height
 
 
-def fracture(building: Building, count: int, cluster_size: int, rng: np.random.Generator) -> Fragments:
+def fracture(
+    building: Building,
+    count: int,
+    cluster_size: int,
+    rng: np.random.Generator,
+    focus: np.ndarray | None = None,
+) -> Fragments:
+    """About `count` pieces over the building; `focus` points (world) get finer pieces."""
     if count < len(building.elements):
         raise SpecError(
             f"fracture.fragments = {count} is fewer than the building's "
             f"{len(building.elements)} structural elements; raise it or use fewer floors/bays"
         )
-    shares = _allocate(np.array([e.volume for e in building.elements]), count)
+    focus = _focus_points(building) if focus is None else np.atleast_2d(focus)
+    density = _seed_density(building, focus)
+    shares = _allocate(density, count)
     cells: list[tuple[np.ndarray, int]] = []
     for idx, (element, n) in enumerate(zip(building.elements, shares)):
-        cells += [(pts, idx) for pts in _voronoi_box(element, n, rng)]
+        cells += [(pts, idx) for pts in _cut(element, int(n), focus, building.height, rng)]
     hulls = [ConvexHull(pts) for pts, _ in cells]
+    element = np.array([idx for _, idx in cells])
+    bonds, areas = _contacts(hulls)
     frags = Fragments(
         vertices=[h.points[h.vertices] for h in hulls],
         faces=[_outward_faces(h) for h in hulls],
         centroids=np.array([_hull_centroid(h) for h in hulls]),
         volumes=np.array([h.volume for h in hulls]),
-        element=np.array([idx for _, idx in cells]),
-        bonds=np.zeros((0, 2), int),
-        bond_area=np.zeros(0),
+        element=element,
+        bonds=bonds,
+        bond_area=areas,
         cluster=np.zeros(len(hulls), int),
     )
-    frags.bonds, frags.bond_area = _contacts(hulls)
-    frags.cluster = _cluster(frags, building.elements, cluster_size, rng)
+    frags.cluster = _cluster(frags, cluster_size, rng)
     return frags
 
 
-def _allocate(volumes: np.ndarray, count: int) -> np.ndarray:
-    """At least one seed per element, the rest in proportion to volume."""
-    extra = (volumes / volumes.sum()) * (count - len(volumes))
+def trigger_focus(building: Building, floors, side: str, storey_height: float) -> np.ndarray:
+    """Points where a trigger on `floors` of `side` does its damage (finer pieces there)."""
+    w, d = building.footprint
+    x, y = {"left": (-w / 3, 0.0), "right": (w / 3, 0.0), "front": (0.0, -d / 3), "back": (0.0, d / 3)}.get(
+        side, (0.0, 0.0)
+    )
+    return np.array([[x, y, (f + 0.5) * storey_height] for f in floors])
+
+
+def _focus_points(building: Building) -> np.ndarray:
+    return np.array([[0.0, 0.0, 0.0]])
+
+
+def _seed_density(building: Building, focus: np.ndarray) -> np.ndarray:
+    """Seeds each member draws: its volume (a pane as a thicker slab), weighted up near the
+    focus points and near the ground, where the falling mass lands."""
+    weights = []
+    ground = np.array([[0.0, 0.0, 0.0]])
+    radius = FOCUS_RADIUS * building.height
+    for e in building.elements:
+        vol = e.volume * (GLASS_WEIGHT / 0.02 * min(np.subtract(e.hi, e.lo)) if e.material == "glass" else 1.0)
+        near = np.vstack([focus, ground])
+        dist = np.linalg.norm((near - e.center) * [0.5, 0.5, 1.0], axis=1).min()
+        weights.append(vol * (1.0 + (FOCUS - 1.0) * np.exp(-((dist / radius) ** 2))))
+    return np.array(weights)
+
+
+def _allocate(weights: np.ndarray, count: int) -> np.ndarray:
+    """At least one seed per element, the rest in proportion to weight."""
+    extra = (weights / weights.sum()) * (count - len(weights))
     shares = 1 + np.floor(extra).astype(int)
     remainder = count - shares.sum()
-    shares[np.argsort(-(extra - np.floor(extra)))[:remainder]] += 1
+    shares[np.argsort(-(extra - np.floor(extra)), kind="stable")[:remainder]] += 1
     return shares
 
 
-def _voronoi_box(e: Element, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+def _cut(e: Element, n: int, focus: np.ndarray, height: float, rng: np.random.Generator) -> list[np.ndarray]:
     lo, hi = np.asarray(e.lo), np.asarray(e.hi)
-    box = _box_halfspaces(lo, hi)
     if n == 1:
         return [_corners(lo, hi)]
-    # keep seeds off the faces so every cell has a safe interior point
-    seeds = lo + (hi - lo) * rng.uniform(0.05, 0.95, size=(n, 3))
+    if e.material in ("brick", "sandstone"):
+        return _blocks(lo, hi, n, rng)
+    if e.material == "glass":
+        return _voronoi(lo, hi, _shard_seeds(lo, hi, n, rng), rng)
+    return _voronoi(lo, hi, _concrete_seeds(lo, hi, n, focus, height, rng), rng)
+
+
+def _concrete_seeds(lo, hi, n, focus, height, rng) -> np.ndarray:
+    """Seeds kept off the faces (every cell has a safe interior point), denser near the focus."""
+    cand = lo + (hi - lo) * rng.uniform(0.05, 0.95, size=(4 * n, 3))
+    dist = np.linalg.norm(cand[:, None, :] - focus[None], axis=2).min(axis=1)
+    weight = 1.0 + (FOCUS - 1.0) * np.exp(-((dist / (FOCUS_RADIUS * height * 0.6)) ** 2))
+    pick = rng.choice(len(cand), size=n, replace=False, p=weight / weight.sum())
+    return cand[np.sort(pick)]
+
+
+def _shard_seeds(lo, hi, n, rng) -> np.ndarray:
+    """Glass breaks radially: seeds crowd around one break point in the pane."""
+    centre = lo + (hi - lo) * rng.uniform(0.3, 0.7, 3)
+    spread = (hi - lo) * rng.uniform(0.05, 0.6, size=(n, 1)) ** 1.5
+    pts = centre + spread * rng.normal(size=(n, 3))
+    return np.clip(pts, lo + 0.05 * (hi - lo), lo + 0.95 * (hi - lo))
+
+
+def _voronoi(lo, hi, seeds: np.ndarray, rng) -> list[np.ndarray]:
+    seeds = seeds + rng.uniform(-1e-6, 1e-6, seeds.shape) * (hi - lo)  # no two seeds coincide
+    box = _box_halfspaces(lo, hi)
+    if len(seeds) > 4:  # Voronoi neighbours are exactly the Delaunay neighbours
+        indptr, indices = Delaunay(seeds).vertex_neighbor_vertices
+        near = [indices[indptr[i] : indptr[i + 1]] for i in range(len(seeds))]
+    else:
+        near = [np.delete(np.arange(len(seeds)), i) for i in range(len(seeds))]
     cells = []
     for i, s in enumerate(seeds):
-        others = np.delete(seeds, i, axis=0)
+        others = seeds[near[i]]
         normals = others - s
         offsets = -(normals * (others + s) / 2).sum(axis=1)
         halfspaces = np.vstack([box, np.c_[normals, offsets]])
         cells.append(HalfspaceIntersection(halfspaces, s).intersections)
     return cells
+
+
+def _blocks(lo, hi, n, rng) -> list[np.ndarray]:
+    """Running bond: courses of blocks twice as long as high, every other course offset by half a block."""
+    size = hi - lo
+    along = 0 if size[0] >= size[1] else 1
+    length, height = size[along], size[2]
+    h = max(np.sqrt(length * height / (2 * n)), 0.05)
+    courses = max(1, round(height / h))
+    per_course = max(1, round(length / (2 * h)))
+    block = length / per_course
+    out = []
+    for c in range(courses):
+        z0, z1 = lo[2] + height * c / courses, lo[2] + height * (c + 1) / courses
+        shift = block / 2 if c % 2 and per_course > 1 else 0.0
+        cuts = np.unique(np.clip(np.arange(per_course + 2) * block - shift, 0, length))
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            if b - a < 1e-6:
+                continue
+            blo, bhi = lo.copy(), hi.copy()
+            blo[along], bhi[along] = lo[along] + a, lo[along] + b
+            blo[2], bhi[2] = z0, z1
+            out.append(_corners(blo, bhi))
+    return out
 
 
 def _box_halfspaces(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -85,12 +186,13 @@ def _corners(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 def _outward_faces(hull: ConvexHull) -> np.ndarray:
     """Hull triangles re-indexed into hull.vertices, wound counter-clockwise from outside."""
-    remap = {v: i for i, v in enumerate(hull.vertices)}
-    faces = np.vectorize(remap.get)(hull.simplices)
-    pts = hull.points
-    for k, (a, b, c) in enumerate(hull.simplices):
-        if np.cross(pts[b] - pts[a], pts[c] - pts[a]) @ hull.equations[k, :3] < 0:
-            faces[k] = faces[k, ::-1]
+    remap = np.full(len(hull.points), -1)
+    remap[hull.vertices] = np.arange(len(hull.vertices))
+    faces = remap[hull.simplices]
+    pts = hull.points[hull.simplices]
+    normal = np.cross(pts[:, 1] - pts[:, 0], pts[:, 2] - pts[:, 0])
+    flip = np.einsum("ij,ij->i", normal, hull.equations[:, :3]) < 0
+    faces[flip] = faces[flip, ::-1]
     return faces.astype(np.int32)
 
 
@@ -105,34 +207,41 @@ def _hull_centroid(hull: ConvexHull) -> np.ndarray:
 
 
 def _contacts(hulls: list[ConvexHull]) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs of fragments sharing a face, with the area of the shared patch."""
+    """Pairs of pieces sharing a face, with the area of the shared patch."""
     lo = np.array([h.min_bound for h in hulls])
     hi = np.array([h.max_bound for h in hulls])
     centres, radii = (lo + hi) / 2, np.linalg.norm(hi - lo, axis=1) / 2
-    tree = cKDTree(centres)
+    pairs = cKDTree(centres).query_pairs(2 * radii.max() + CONTACT_EPS, output_type="ndarray")
+    if len(pairs) == 0:
+        return np.zeros((0, 2), int), np.zeros(0)
+    i, j = pairs[:, 0], pairs[:, 1]
+    near = np.linalg.norm(centres[i] - centres[j], axis=1) <= radii[i] + radii[j] + CONTACT_EPS
+    overlap = np.all((lo[i] <= hi[j] + CONTACT_EPS) & (lo[j] <= hi[i] + CONTACT_EPS), axis=1)
+    pairs = pairs[near & overlap]
+    pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
     faces = [_planar_faces(h) for h in hulls]
-    pairs, areas = [], []
-    for i, j in sorted(tree.query_pairs(2 * radii.max() + CONTACT_EPS)):
-        if np.any(lo[i] > hi[j] + CONTACT_EPS) or np.any(lo[j] > hi[i] + CONTACT_EPS):
-            continue
-        area = _shared_area(faces[i], faces[j])
+    out, areas = [], []
+    for a, b in pairs:
+        area = _shared_area(faces[a], faces[b])
         if area > 1e-4:
-            pairs.append((i, j))
+            out.append((a, b))
             areas.append(area)
-    return np.array(pairs, int).reshape(-1, 2), np.array(areas)
+    return np.array(out, int).reshape(-1, 2), np.array(areas)
 
 
-def _planar_faces(hull: ConvexHull) -> list[tuple[np.ndarray, float, np.ndarray]]:
-    """Merge coplanar hull triangles into polygons: (normal, offset, ordered vertices)."""
-    out, seen = [], np.zeros(len(hull.equations), bool)
-    for k, eq in enumerate(hull.equations):
-        if seen[k]:
-            continue
-        same = np.all(np.abs(hull.equations - eq) < PLANE_EPS * 10, axis=1)
-        seen |= same
-        idx = np.unique(hull.simplices[same])
-        out.append((eq[:3], eq[3], _order_polygon(hull.points[idx], eq[:3])))
-    return out
+def _planar_faces(hull: ConvexHull):
+    """Coplanar hull triangles merged: (normals (F, 3), offsets (F,), areas (F,), polygons)."""
+    eq = hull.equations
+    key = np.round(eq / (PLANE_EPS * 100)).astype(np.int64)
+    _, first, group = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    tri = hull.points[hull.simplices]
+    tri_area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    areas = np.bincount(group.ravel(), tri_area, minlength=len(first))
+    polys = []
+    for g in range(len(first)):
+        idx = np.unique(hull.simplices[group.ravel() == g])
+        polys.append(_order_polygon(hull.points[idx], eq[first[g], :3]))
+    return eq[first, :3], eq[first, 3], areas, polys
 
 
 def _order_polygon(pts: np.ndarray, normal: np.ndarray) -> np.ndarray:
@@ -142,70 +251,75 @@ def _order_polygon(pts: np.ndarray, normal: np.ndarray) -> np.ndarray:
 
 
 def _plane_axes(normal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    helper = np.array([1.0, 0, 0]) if abs(normal[0]) < 0.9 else np.array([0, 1.0, 0])
-    u = np.cross(normal, helper)
-    u /= np.linalg.norm(u)
-    return u, np.cross(normal, u)
+    nx, ny, nz = (float(c) for c in normal)
+    # u = normal x helper, helper the x axis unless the normal is close to it
+    u = (0.0, nz, -ny) if abs(nx) < 0.9 else (-nz, 0.0, nx)
+    norm = (u[0] ** 2 + u[1] ** 2 + u[2] ** 2) ** 0.5
+    u = (u[0] / norm, u[1] / norm, u[2] / norm)
+    v = (ny * u[2] - nz * u[1], nz * u[0] - nx * u[2], nx * u[1] - ny * u[0])
+    return np.array(u), np.array(v)
 
 
 def _shared_area(fa, fb) -> float:
+    """Area of the patch where two pieces' faces meet (identical faces need no clipping)."""
+    na, da, aa, pa = fa
+    nb, db, ab, pb = fb
+    facing = (na @ nb.T < -0.9999) & (np.abs(da[:, None] + db[None, :]) < CONTACT_EPS)
     total = 0.0
-    for na, da, pa in fa:
-        for nb, db, pb in fb:
-            if na @ nb < -0.9999 and abs(da + db) < CONTACT_EPS:
-                u, v = _plane_axes(na)
-                total += _polygon_area(_clip(pa @ np.c_[u, v], pb @ np.c_[u, v]))
+    for k, m in zip(*np.nonzero(facing)):
+        if abs(aa[k] - ab[m]) < 1e-7 * max(aa[k], 1.0) and len(pa[k]) == len(pb[m]):
+            total += min(aa[k], ab[m])
+            continue
+        u, v = _plane_axes(na[k])
+        uv = np.c_[u, v]
+        total += _polygon_area(_clip((pa[k] @ uv).tolist(), (pb[m] @ uv).tolist()))
     return total
 
 
-def _clip(subject: np.ndarray, clipper: np.ndarray) -> np.ndarray:
-    """Sutherland-Hodgman clip of one convex polygon by another (2D)."""
+def _clip(subject: list, clipper: list) -> list:
+    """Sutherland-Hodgman clip of one convex polygon by another (2D, lists of (x, y))."""
     if _signed_area(clipper) < 0:
         clipper = clipper[::-1]
     out = subject
-    for a, b in zip(clipper, np.roll(clipper, -1, axis=0)):
-        if len(out) == 0:
+    for k in range(len(clipper)):
+        if not out:
             break
-        edge = b - a
-        inside = edge[0] * (out[:, 1] - a[1]) - edge[1] * (out[:, 0] - a[0]) >= -1e-12
+        ax, ay = clipper[k]
+        bx, by = clipper[(k + 1) % len(clipper)]
+        ex, ey = bx - ax, by - ay
+        side = [ex * (p[1] - ay) - ey * (p[0] - ax) for p in out]
         nxt = []
-        for k in range(len(out)):
-            p, q = out[k], out[(k + 1) % len(out)]
-            if inside[k]:
+        for m in range(len(out)):
+            p, q = out[m], out[(m + 1) % len(out)]
+            sp, sq = side[m], side[(m + 1) % len(out)]
+            if sp >= -1e-12:
                 nxt.append(p)
-            if inside[k] != inside[(k + 1) % len(out)]:
-                dp, dq = _cross2(edge, p - a), _cross2(edge, q - a)
-                nxt.append(p + (q - p) * dp / (dp - dq))
-        out = np.array(nxt).reshape(-1, 2)
+            if (sp >= -1e-12) != (sq >= -1e-12):
+                t = sp / (sp - sq)
+                nxt.append((p[0] + (q[0] - p[0]) * t, p[1] + (q[1] - p[1]) * t))
+        out = nxt
     return out
 
 
-def _cross2(a: np.ndarray, b: np.ndarray) -> float:
-    return float(a[0] * b[1] - a[1] * b[0])
+def _signed_area(poly) -> float:
+    n = len(poly)
+    return 0.5 * sum(poly[k][0] * poly[(k + 1) % n][1] - poly[(k + 1) % n][0] * poly[k][1] for k in range(n))
 
 
-def _signed_area(poly: np.ndarray) -> float:
-    x, y = poly[:, 0], poly[:, 1]
-    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
-
-
-def _polygon_area(poly: np.ndarray) -> float:
+def _polygon_area(poly) -> float:
     return abs(_signed_area(poly)) if len(poly) >= 3 else 0.0
 
 
-def _cluster(frags: Fragments, elements: tuple[Element, ...], size: int, rng: np.random.Generator) -> np.ndarray:
-    """Grow connected clusters of about `size` fragments that never mix storeys,
-    nor a storey's supports with its slab, so a trigger can take out supports alone."""
-    group = np.array([elements[e].floor * 2 + elements[e].is_support for e in frags.element])
+def _cluster(frags: Fragments, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Grow connected clusters of about `size` pieces inside one member each."""
     neighbours: list[list[int]] = [[] for _ in range(len(frags))]
     for i, j in frags.bonds:
-        if group[i] == group[j]:
+        if frags.element[i] == frags.element[j]:
             neighbours[i].append(j)
             neighbours[j].append(i)
     label = np.full(len(frags), -1)
-    order = rng.permutation(len(frags))
     next_label = 0
-    for start in order:
+    for start in rng.permutation(len(frags)):
         if label[start] >= 0:
             continue
         frontier, members = [start], 0

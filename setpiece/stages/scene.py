@@ -1,4 +1,4 @@
-"""Scene stage: the procedural building as structural members."""
+"""Scene stage: the procedural building as structural members (frame, walls, glass)."""
 
 from __future__ import annotations
 
@@ -10,4 +10,4 @@ def run(ctx: Context) -> Building:
     return make_building(ctx.spec.building)
 
 
-STAGE = Stage(name="scene", reads=("building",), needs=(), version="1", run=run, schema="Building.1")
+STAGE = Stage(name="scene", reads=("building",), needs=(), version="2", run=run, schema="Building.2")

@@ -1,9 +1,10 @@
-"""The procedural building as structural solids, and the shot camera that frames it.
+"""The procedural building as structural members, and the shot camera that frames it.
 
-Every element is an axis-aligned box (slab, column, pier between windows,
-sill/header band), so fracture can cut it exactly; windows are the gaps
-between piers and bands. The world is Z-up with the ground at z = 0 and the
-footprint centred on the origin.
+A storey is a concrete frame (columns, beams under the slab, the slab) closed
+by facade walls of the building's material: piers between windows, sill and
+header bands, and a glass pane in every window. Every member is an
+axis-aligned box, so fracture can cut it exactly. The world is Z-up with the
+ground at z = 0 and the footprint centred on the origin.
 """
 
 from __future__ import annotations
@@ -16,14 +17,21 @@ from setpiece.camera import Camera, sun_direction
 from setpiece.spec import MATERIALS, BuildingSection, ShotSpec
 
 SILL_HEIGHT = 0.9  # metres of wall below each window
+GLASS_THICKNESS = 0.02  # m
+BEAM_DEPTH = 0.45  # m below the slab
+BEAM_WIDTH = 0.35  # m
+# density kg/m3, bond strength N/m2, linear RGB; the frame is always concrete
+FRAME = MATERIALS["concrete"]
+GLASS = (2500.0, 1.5e4, (0.30, 0.36, 0.40))
 
 
 @dataclass(frozen=True)
 class Element:
-    kind: str  # slab | column | pier | band
+    kind: str  # slab | column | beam | pier | band | glass
     floor: int  # storey index, 0 = ground
     lo: tuple[float, float, float]
     hi: tuple[float, float, float]
+    material: str = "concrete"  # concrete | brick | sandstone | glass
 
     @property
     def volume(self) -> float:
@@ -42,8 +50,8 @@ class Element:
 @dataclass(frozen=True)
 class Building:
     elements: tuple[Element, ...]
-    density: float  # kg/m3
-    glue_strength: float  # N per m2 of glued contact
+    density: float  # kg/m3 of the walls' material
+    glue_strength: float  # N per m2 of glued contact in the walls' material
     color: tuple[float, float, float]
     footprint: tuple[float, float]
     height: float
@@ -51,6 +59,16 @@ class Building:
     @property
     def volume(self) -> float:
         return sum(e.volume for e in self.elements)
+
+    def material(self, name: str) -> tuple[float, float, tuple[float, float, float]]:
+        """(density kg/m3, bond strength N/m2, colour) of one of the building's materials."""
+        if name == "glass":
+            return GLASS
+        return MATERIALS[name]
+
+    def densities(self) -> np.ndarray:
+        """kg/m3 of each element."""
+        return np.array([self.material(e.material)[0] for e in self.elements])
 
 
 @dataclass(frozen=True)
@@ -76,7 +94,7 @@ def make_building(b: BuildingSection) -> Building:
 
 
 def _storey(b: BuildingSection, floor: int) -> list[Element]:
-    """Walls and columns of one storey, topped by its slab."""
+    """Walls, columns and beams of one storey, topped by its slab."""
     w, d = b.footprint
     z0 = floor * b.storey_height
     z_slab = z0 + b.storey_height - b.slab_thickness
@@ -88,51 +106,76 @@ def _storey(b: BuildingSection, floor: int) -> list[Element]:
     out += _facade(b, floor, z0, z_slab, axis=1, length=inner, offset=-hx)
     out += _facade(b, floor, z0, z_slab, axis=1, length=inner, offset=hx - b.wall_thickness)
     out += _interior_columns(b, floor, z0, z_slab)
+    out += _beams(b, floor, z_slab)
     return out
 
 
 def _facade(
     b: BuildingSection, floor: int, z0: float, z1: float, axis: int, length: float, offset: float
 ) -> list[Element]:
-    """One wall: piers at bay lines, sill band below and header band above the windows."""
+    """One wall: piers at bay lines, sill band below and header band above the windows, glass between."""
     bays = b.bays[axis]
     t = b.wall_thickness
     bay = length / bays
     window = bay * b.window_ratio
     sill = 0.0 if floor == 0 else SILL_HEIGHT  # ground floor: doors and shopfronts
     head = z1 - min(0.6, 0.25 * (z1 - z0))
+    mat = b.material
     if window <= 0:
-        return [_wall_box(axis, -length / 2, length / 2, offset, t, z0, z1, "pier", floor)]
+        return [_wall_box(axis, -length / 2, length / 2, offset, t, z0, z1, "pier", floor, mat)]
     out = []
     if sill > 0:
-        out.append(_wall_box(axis, -length / 2, length / 2, offset, t, z0, z0 + sill, "band", floor))
-    out.append(_wall_box(axis, -length / 2, length / 2, offset, t, head, z1, "band", floor))
+        out.append(_wall_box(axis, -length / 2, length / 2, offset, t, z0, z0 + sill, "band", floor, mat))
+    out.append(_wall_box(axis, -length / 2, length / 2, offset, t, head, z1, "band", floor, mat))
     edges = -length / 2 + bay * np.arange(bays + 1)
-    for _i, centre in enumerate(edges):
-        half = (bay - window) / 2
+    half = (bay - window) / 2
+    for centre in edges:
         a = max(centre - half, -length / 2)
         c = min(centre + half, length / 2)
-        out.append(_wall_box(axis, a, c, offset, t, z0 + sill, head, "pier", floor))
+        out.append(_wall_box(axis, a, c, offset, t, z0 + sill, head, "pier", floor, mat))
+    pane = offset + (t - GLASS_THICKNESS) / 2
+    for left, right in zip(edges[:-1], edges[1:]):
+        out.append(
+            _wall_box(axis, left + half, right - half, pane, GLASS_THICKNESS, z0 + sill, head, "glass", floor, "glass")
+        )
     return out
 
 
 def _wall_box(
-    axis: int, a: float, c: float, offset: float, t: float, z0: float, z1: float, kind: str, floor: int
+    axis: int, a: float, c: float, offset: float, t: float, z0: float, z1: float, kind: str, floor: int, mat: str
 ) -> Element:
     if axis == 0:
-        return Element(kind, floor, (a, offset, z0), (c, offset + t, z1))
-    return Element(kind, floor, (offset, a, z0), (offset + t, c, z1))
+        return Element(kind, floor, (a, offset, z0), (c, offset + t, z1), mat)
+    return Element(kind, floor, (offset, a, z0), (offset + t, c, z1), mat)
+
+
+def _column_lines(b: BuildingSection) -> tuple[np.ndarray, np.ndarray]:
+    w, d = b.footprint
+    nx, ny = b.bays
+    return -w / 2 + w * np.arange(1, nx) / nx, -d / 2 + d * np.arange(1, ny) / ny
 
 
 def _interior_columns(b: BuildingSection, floor: int, z0: float, z1: float) -> list[Element]:
-    w, d = b.footprint
-    nx, ny = b.bays
     s = b.column_size / 2
+    xs, ys = _column_lines(b)
+    return [Element("column", floor, (x - s, y - s, z0), (x + s, y + s, z1)) for x in xs for y in ys]
+
+
+def _beams(b: BuildingSection, floor: int, z_slab: float) -> list[Element]:
+    """Beams under the slab along the interior column lines, from wall to column face to wall."""
+    w, d = b.footprint
+    t, s, hb = b.wall_thickness, b.column_size / 2, BEAM_WIDTH / 2
+    xs, ys = _column_lines(b)
+    z = (z_slab - BEAM_DEPTH, z_slab)
     out = []
-    for i in range(1, nx):
-        for j in range(1, ny):
-            x, y = -w / 2 + w * i / nx, -d / 2 + d * j / ny
-            out.append(Element("column", floor, (x - s, y - s, z0), (x + s, y + s, z1)))
+    for y in ys:  # along x
+        stops = [-w / 2 + t] + [v for x in xs for v in (x - s, x + s)] + [w / 2 - t]
+        for a, c in zip(stops[::2], stops[1::2]):
+            out.append(Element("beam", floor, (a, y - hb, z[0]), (c, y + hb, z[1])))
+    for x in xs:  # along y; the lines cross only at columns
+        stops = [-d / 2 + t] + [v for y in ys for v in (y - s, y + s)] + [d / 2 - t]
+        for a, c in zip(stops[::2], stops[1::2]):
+            out.append(Element("beam", floor, (x - hb, a, z[0]), (x + hb, c, z[1])))
     return out
 
 
