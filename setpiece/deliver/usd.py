@@ -202,8 +202,12 @@ def member_colors(job: DeliverJob) -> np.ndarray:
     scene = ShotScene(building, job.camera, job.sun)
     meshes = fragment_meshes(scene, frags, stage_rng(job.spec.shot.seed, "render"))
     colors = np.tile(np.asarray(building.color, float), (len(building.elements), 1))
-    for mesh, element in zip(meshes, frags.element):
-        colors[element] = mesh.color
+    sums, counts = np.zeros_like(colors), np.zeros(len(colors))
+    for mesh, element in zip(meshes, frags.element):  # a member's colour: the mean over its pieces' faces
+        sums[element] += np.reshape(mesh.color, (-1, 3)).mean(axis=0)
+        counts[element] += 1
+    seen = counts > 0
+    colors[seen] = sums[seen] / counts[seen, None]
     return colors
 
 

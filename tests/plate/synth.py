@@ -34,7 +34,8 @@ def _render(
         sun_azimuth = (np.degrees(np.arctan2(camera.position[0], camera.position[1])) + 25.0) % 360
     section = BuildingSection(floors=floors, footprint=footprint, bays=bays, storey_height=storey_height)
     building = make_building(section)
-    parts = [box_mesh((np.add(e.lo, e.hi)) / 2, np.subtract(e.hi, e.lo), building.color) for e in building.elements]
+    solid = [e for e in building.elements if e.kind != "glass"]  # open windows: the photo shows their rows
+    parts = [box_mesh((np.add(e.lo, e.hi)) / 2, np.subtract(e.hi, e.lo), building.color) for e in solid]
     renderer = PreviewRenderer(parts, ground_color=(0.16, 0.15, 0.14))
     try:
         passes = renderer.render(

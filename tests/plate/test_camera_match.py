@@ -108,7 +108,7 @@ def test_automatic_facade_is_a_face_of_the_block(case):
         for true, width in _visible_faces(cam, building)
     ]
     error, width = min(errors)
-    assert error < 0.03 * cam.width  # the facade's foot, within a few per cent of the frame
+    assert error < 0.04 * cam.width  # the facade's foot, within a few per cent of the frame
     assert facade.proxy.width == pytest.approx(width, rel=0.1)
 
 

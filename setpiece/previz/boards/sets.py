@@ -317,6 +317,8 @@ def _hero(blk: Blocking, section: BuildingSection, ruins: bool, rng) -> float:
     w, d = section.footprint
     floors: dict[int, list[Mesh]] = {}
     for _k, e in enumerate(building.elements):
+        if e.kind in ("glass", "beam"):  # blocking keeps the windows open; beams are hidden inside
+            continue
         color = tint(building.color, rng, 0.06 if e.kind != "band" else 0.03)
         floors.setdefault(e.floor, []).append(box(e.lo, e.hi, color))
     hx, hy = w / 2 - section.wall_thickness, d / 2 - section.wall_thickness
