@@ -75,17 +75,43 @@ def test_sky_brightens_toward_the_sun(street):
 
 def test_broken_faces_are_found_geometrically(street):
     _, scene, frags, meshes = street
-    inside_ok = on_surface_ok = 0
-    for mesh, e in zip(meshes, frags.element):
+    cut = whole = 0
+    for i, (mesh, e) in enumerate(zip(meshes, frags.element)):
         el = scene.building.elements[e]
         c = mesh.vertices[mesh.faces].mean(axis=1)
         lo, hi = np.asarray(el.lo), np.asarray(el.hi)
         gap = np.minimum(c - lo, hi - c).min(axis=1)  # distance to the nearest box plane
         broken = mesh.meta["broken"]
         assert (gap[~broken] < 2e-3).all()  # original faces lie on the element's box
-        inside_ok += int(broken.any())
-        on_surface_ok += int((~broken).any())
-    assert inside_ok > len(meshes) // 2 and on_surface_ok > len(meshes) // 2
+        assert (~broken).any()  # every piece keeps some of its member's surface
+        # a piece smaller than its member was cut from it: it has fresh faces; a whole member has none
+        is_whole = abs(frags.volumes[i] - el.volume) < 1e-6 * max(el.volume, 1e-9)
+        assert broken.any() != is_whole, (el.kind, el.material)
+        cut += int(not is_whole)
+        whole += int(is_whole)
+    assert cut > 5 and whole > 5
+
+
+def test_brick_joints_and_glass_shards_are_fresh_breaks():
+    """Running-bond blocks of a brick wall and shards of a pane: their cuts are fresh faces."""
+    spec = small_spec(building={"material": "brick", "floors": 1})
+    building = build_scene(spec).building
+    frags = fracture(building, 200, 6, np.random.default_rng(1))
+    meshes = fragment_meshes(build_scene(spec), frags, np.random.default_rng(0))
+    seen = set()
+    for mesh, e in zip(meshes, frags.element):
+        el = building.elements[e]
+        mat = mesh.meta["material"]
+        if el.material == "glass":
+            assert (mat == GLASS).all()
+        else:
+            assert not (mat == GLASS).any()
+        if el.material == "brick" and el.kind == "pier":
+            assert (mat == MATERIAL_ID["brick"]).any()
+        if (frags.element == e).sum() > 1:  # the member was cut
+            assert mesh.meta["broken"].any()
+            seen.add(el.material)
+    assert {"brick", "glass", "concrete"} <= seen
 
 
 def test_a_broken_face_is_lighter_than_the_weathered_facade():
@@ -114,18 +140,49 @@ def test_a_broken_face_is_lighter_than_the_weathered_facade():
 
 def test_glass_panes_exist_and_are_drawn_as_glass(street):
     spec, scene, frags, meshes = street
+    glass = [i for i, e in enumerate(frags.element) if scene.building.elements[e].material == "glass"]
+    assert glass and all((meshes[i].meta["material"] == GLASS).all() for i in glass)
+    assert not any((m.meta["material"] == GLASS).any() for i, m in enumerate(meshes) if i not in set(glass))
+    look = make_look(spec, scene, meshes)
+    assert not look.attached  # the building's own panes are the glass: none added on top
+    backend = make_backend(spec, scene, meshes, look=look)
+    n = len(frags)
+    # a front-facing pane of the ground floor
+    pane = min(glass, key=lambda i: meshes[i].vertices[:, 1].mean() + meshes[i].vertices[:, 2].mean())
+    x, y, _ = scene.camera.project(meshes[pane].vertices.mean(axis=0)[None])[0]
+    frame = backend.renderer.render_frame(scene.camera, _rest(n), scene.sun_dir, (3, 3, 3), (0.5, 0.6, 0.8), 30.0)
+    opacity = frame.glass[int(y), int(x), 3]
+    assert 0.1 < opacity < 0.9  # partly see-through, partly reflective
+    # the glass moves with its own pieces: hide them and no glass is left
+    gone = _rest(n)
+    gone[glass] = 0.0
+    frame = backend.renderer.render_frame(scene.camera, gone, scene.sun_dir, (3, 3, 3), (0.5, 0.6, 0.8), 30.0)
+    backend.close()
+    assert frame.glass[..., 3].max() == 0.0
+
+
+def test_buildings_without_glass_members_get_panes_that_break_out(street):
+    """Older buildings (no glass members): the look glazes the window openings itself."""
+    import dataclasses
+
+    spec, scene, _, _ = street
+    building = dataclasses.replace(
+        scene.building, elements=tuple(e for e in scene.building.elements if e.material != "glass")
+    )
+    scene = dataclasses.replace(scene, building=building)
+    frags = fracture(building, 90, 6, np.random.default_rng(3))
+    meshes = fragment_meshes(scene, frags, np.random.default_rng(0))
     look = make_look(spec, scene, meshes)
     assert look.attached and all((m.meta["material"] == GLASS).all() for m in look.attached)
     backend = make_backend(spec, scene, meshes, look=look)
     n = len(frags)
-    # a front-facing pane of the ground floor
     pane = min(look.attached, key=lambda m: m.vertices[:, 1].mean() + m.vertices[:, 2].mean())
     x, y, _ = scene.camera.project(pane.vertices.mean(axis=0)[None])[0]
     frame = backend.renderer.render_frame(
         scene.camera, look.expand(_rest(n)), scene.sun_dir, (3, 3, 3), (0.5, 0.6, 0.8), 30.0
     )
     opacity = frame.glass[int(y), int(x), 3]
-    assert 0.1 < opacity < 0.9  # partly see-through, partly reflective
+    assert 0.1 < opacity < 0.9
     # the facade around it flies off: the glass breaks out with it
     lifted = _rest(n)
     lifted[:, 2, 3] = 5.0

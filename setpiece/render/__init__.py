@@ -142,9 +142,9 @@ def make_backend(
 
 
 def _facade_material(scene: ShotScene) -> str:
-    from setpiece.render.materials import _closest_facade
+    from setpiece.render.materials import facade_material
 
-    return _closest_facade(scene.building.color)
+    return facade_material(scene.building)
 
 
 def frame_scene(scene: ShotScene, camera: Camera) -> ShotScene:

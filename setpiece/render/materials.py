@@ -110,18 +110,20 @@ def face_roles(
 def assign_materials(building, frags, rng: np.random.Generator) -> list[Mesh]:
     """Fragments as meshes carrying per-face material ids, broken flags and base colours
     (tinted per structural element so the facade is not uniform)."""
-    facade = {"concrete": "concrete", "brick": "brick", "sandstone": "sandstone"}.get(
-        getattr(building, "material", ""), _closest_facade(building.color)
-    )
+    facade = facade_material(building)
     tint = rng.uniform(0.92, 1.06, size=len(building.elements))
     meshes = []
     for i, (v, f, e) in enumerate(zip(frags.vertices, frags.faces, frags.element)):
         el = building.elements[e]
         surfaces = KIND_SURFACES.get(el.kind, DEFAULT_SURFACES)
+        if getattr(el, "material", None) == "glass":
+            surfaces = KIND_SURFACES["glass"]  # a member of glass is glass whatever its kind
         is_wall = el.kind in ("pier", "band", "wall")
         roles, broken = face_roles(v, f, el.lo, el.hi, building.footprint, is_wall)
         names = [surfaces.get(r, surfaces.get("core", "concrete")) for r in roles]
-        names = [facade if m == FACADE else m for m in names]
+        own = getattr(el, "material", None)
+        member = own if own in _FACADES else facade  # the member's own facade material
+        names = [member if m == FACADE else m for m in names]
         mat = np.array([MATERIAL_ID[m] for m in names], np.int32)
         base = np.array([_base(m, building, facade) for m in names]) * tint[e]
         meshes.append(
@@ -136,9 +138,20 @@ def _base(name: str, building, facade: str) -> np.ndarray:
     return np.asarray(BASE_ALBEDO[name], float)
 
 
+_FACADES = ("concrete", "brick", "sandstone")
+
+
+def facade_material(building) -> str:
+    """The material of the building's walls: its piers' and bands' own material, or the
+    facade material closest to the building's colour (buildings whose members carry none)."""
+    for e in building.elements:
+        if e.kind in ("pier", "band", "wall") and getattr(e, "material", None) in _FACADES:
+            return e.material
+    return _closest_facade(building.color)
+
+
 def _closest_facade(color) -> str:
-    names = ("concrete", "brick", "sandstone")
-    return min(names, key=lambda m: np.sum((np.asarray(BASE_ALBEDO[m]) - np.asarray(color)) ** 2))
+    return min(_FACADES, key=lambda m: np.sum((np.asarray(BASE_ALBEDO[m]) - np.asarray(color)) ** 2))
 
 
 def tag(mesh: Mesh, material: str, broken: bool = False) -> Mesh:
