@@ -7,6 +7,7 @@ import json
 import os
 import re
 import sys
+import warnings
 from pathlib import Path
 
 import typer
@@ -20,6 +21,18 @@ app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="setpiece: building-collapse shots and screenplay previz."
 )
 console = Console(stderr=True)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings (a huge plate read smaller, a guessed storey count...) as one line each, deduplicated."""
+    text = str(message)
+    if text not in _SHOWN:
+        _SHOWN.add(text)
+        console.print(Text("warning: ", style="yellow") + Text(text), soft_wrap=True)
+
+
+_SHOWN: set[str] = set()
+warnings.showwarning = _show_warning
 
 
 @app.command()
