@@ -45,7 +45,7 @@ def fracture(
             f"fracture.fragments = {count} is fewer than the building's "
             f"{len(building.elements)} structural elements; raise it or use fewer floors/bays"
         )
-    focus = _focus_points(building) if focus is None else np.atleast_2d(focus)
+    focus = _focus_points(building) if focus is None else np.asarray(focus, float).reshape(-1, 3)
     density = _seed_density(building, focus)
     shares = _allocate(density, count)
     cells: list[tuple[np.ndarray, int]] = []
@@ -74,7 +74,7 @@ def trigger_focus(building: Building, floors, side: str, storey_height: float) -
     x, y = {"left": (-w / 3, 0.0), "right": (w / 3, 0.0), "front": (0.0, -d / 3), "back": (0.0, d / 3)}.get(
         side, (0.0, 0.0)
     )
-    return np.array([[x, y, (f + 0.5) * storey_height] for f in floors])
+    return np.array([[x, y, (f + 0.5) * storey_height] for f in floors], float).reshape(-1, 3)
 
 
 def _focus_points(building: Building) -> np.ndarray:
@@ -116,8 +116,11 @@ def _cut(e: Element, n: int, focus: np.ndarray, height: float, rng: np.random.Ge
 
 
 def _concrete_seeds(lo, hi, n, focus, height, rng) -> np.ndarray:
-    """Seeds kept off the faces (every cell has a safe interior point), denser near the focus."""
+    """Seeds kept off the faces (every cell has a safe interior point), denser near the focus
+    (uniform where there is no focus, e.g. a trigger that cuts no floors)."""
     cand = lo + (hi - lo) * rng.uniform(0.05, 0.95, size=(4 * n, 3))
+    if len(focus) == 0:
+        return cand[np.sort(rng.choice(len(cand), size=n, replace=False))]
     dist = np.linalg.norm(cand[:, None, :] - focus[None], axis=2).min(axis=1)
     weight = 1.0 + (FOCUS - 1.0) * np.exp(-((dist / (FOCUS_RADIUS * height * 0.6)) ** 2))
     pick = rng.choice(len(cand), size=n, replace=False, p=weight / weight.sum())

@@ -55,7 +55,7 @@ def load_photo(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, field: st
 
     path = Path(path)
     if not path.is_file():
-        raise PlateError(f"{field}: photo not found: {path}")
+        raise PlateError(f"{field}: photo not found: {str(path)!r}")
     try:
         with _no_pillow_bomb_limit(Image):  # we apply our own limits below
             im = Image.open(path)

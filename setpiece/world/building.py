@@ -18,8 +18,9 @@ from setpiece.spec import MATERIALS, BuildingSection, ShotSpec
 
 SILL_HEIGHT = 0.9  # metres of wall below each window
 GLASS_THICKNESS = 0.02  # m
+MIN_WINDOW = 0.1  # m; a narrower opening (window_ratio near 0) is built as solid wall
 BEAM_DEPTH = 0.45  # m below the slab
-BEAM_WIDTH = 0.35  # m
+BEAM_WIDTH = 0.35  # m, at most; never wider than the columns
 # density kg/m3, bond strength N/m2, linear RGB; the frame is always concrete
 FRAME = MATERIALS["concrete"]
 GLASS = (2500.0, 1.5e4, (0.30, 0.36, 0.40))
@@ -121,7 +122,7 @@ def _facade(
     sill = 0.0 if floor == 0 else SILL_HEIGHT  # ground floor: doors and shopfronts
     head = z1 - min(0.6, 0.25 * (z1 - z0))
     mat = b.material
-    if window <= 0:
+    if window < MIN_WINDOW:  # no window, or one too narrow to glaze: a solid wall
         return [_wall_box(axis, -length / 2, length / 2, offset, t, z0, z1, "pier", floor, mat)]
     out = []
     if sill > 0:
@@ -162,9 +163,11 @@ def _interior_columns(b: BuildingSection, floor: int, z0: float, z1: float) -> l
 
 
 def _beams(b: BuildingSection, floor: int, z_slab: float) -> list[Element]:
-    """Beams under the slab along the interior column lines, from wall to column face to wall."""
+    """Beams under the slab along the interior column lines, from wall to column face to wall.
+    A beam is no wider than the columns it frames into: a wider one would poke past the
+    column's faces, where the beams of the two directions would fill the same volume."""
     w, d = b.footprint
-    t, s, hb = b.wall_thickness, b.column_size / 2, BEAM_WIDTH / 2
+    t, s, hb = b.wall_thickness, b.column_size / 2, min(BEAM_WIDTH, b.column_size) / 2
     xs, ys = _column_lines(b)
     z = (z_slab - BEAM_DEPTH, z_slab)
     out = []
