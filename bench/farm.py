@@ -41,7 +41,7 @@ def _has_cuda() -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=24)
-    parser.add_argument("--spp", type=int, default=16)
+    parser.add_argument("--spp", type=int, default=4)
     args = parser.parse_args()
     out = ROOT / "out" / "farm"
     shutil.rmtree(out, ignore_errors=True)

@@ -79,6 +79,25 @@ def test_final_backend_path_traces_a_sunlit_building(setup):
     assert np.median(lum[building]) > 2 * np.median(lum[passes.part == -1] + 1e-3)  # sky is held out
 
 
+@pytest.mark.gpu
+def test_final_backend_on_cuda_matches_the_cpu_render(setup):
+    """cuda_ad_rgb where a GPU is present: the same frame as llvm_ad_rgb, up to sampling noise."""
+    spec, scene, frags = setup
+
+    def frame(device: str) -> np.ndarray:
+        render = spec.render.model_copy(update={"backend": "final", "spp": 16, "device": device})
+        backend = make_backend(
+            spec.model_copy(update={"render": render}), scene, fragment_meshes(scene, frags, np.random.default_rng(0))
+        )
+        passes, _ = backend.render(0, _rest(len(frags)))
+        backend.close()
+        return passes.beauty
+
+    cpu, gpu = frame("cpu"), frame("cuda")
+    assert np.isfinite(gpu).all()
+    assert np.abs(gpu.mean() - cpu.mean()) < 0.05 * cpu.mean()
+
+
 def test_two_live_renderers_draw_their_own_scene(setup):
     spec, scene, frags = setup
     first = make_backend(spec, scene, fragment_meshes(scene, frags, np.random.default_rng(0)))

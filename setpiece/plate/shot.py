@@ -165,6 +165,7 @@ class PhotoProjection:
 
     def _seen(self, px: np.ndarray) -> np.ndarray:
         h, w = self.rest_depth.shape
+        px = np.nan_to_num(px, nan=-1.0, posinf=-1.0, neginf=-1.0)  # points at the camera's plane: not seen
         x, y = np.floor(px[:, 0]).astype(int), np.floor(px[:, 1]).astype(int)
         inside = (x >= 0) & (x < w) & (y >= 0) & (y < h) & (px[:, 2] > 0)
         seen = np.zeros(len(px), bool)
