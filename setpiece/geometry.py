@@ -18,7 +18,6 @@ class Mesh:
 
 # Triangles of a box whose 8 corners are listed x-major, then y, then z, each -1 then
 # +1 (corner k = (x, y, z) with x = k >> 2, y = (k >> 1) & 1, z = k & 1), wound outwards.
-# The one copy: physics/debris.py's CUBE_FACES (same table) should import this.
 BOX_FACES = np.array(
     [
         [0, 1, 3],

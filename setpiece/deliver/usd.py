@@ -332,7 +332,8 @@ def _debris_layer(stage, job: DeliverJob):
     """Debris chunks as one PointInstancer over a few prototype shapes, keyed every frame."""
     from pxr import UsdGeom, Vt
 
-    from setpiece.physics.debris import CUBE_FACES, PROTOTYPES
+    from setpiece.geometry import BOX_FACES
+    from setpiece.physics.debris import PROTOTYPES
 
     debris = job.inputs.get("debris")
     if debris is None:
@@ -345,7 +346,7 @@ def _debris_layer(stage, job: DeliverJob):
     # prototypes are rebuilt from the same seeded shapes the renderer used
     shapes = [m.vertices / m.meta["scale"] for m in debris.meshes[:PROTOTYPES]]
     for k, verts in enumerate(shapes):
-        mesh = _mesh(stage, f"{protos.GetPath()}/chunk_{k}", verts, CUBE_FACES, color)
+        mesh = _mesh(stage, f"{protos.GetPath()}/chunk_{k}", verts, BOX_FACES, color)
         _bind(mesh.GetPrim(), material)
         rel.AddTarget(mesh.GetPath())
     n = len(debris.meshes)

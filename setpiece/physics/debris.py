@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from setpiece.artifacts import Event, Motion
-from setpiece.geometry import Mesh
+from setpiece.geometry import BOX_FACES, Mesh
 from setpiece.physics.rigid import GRAVITY
 
 DRAG = 0.15  # 1/s air drag on chunk velocity
@@ -21,22 +21,6 @@ REST_SPEED = 0.15  # m/s under which a grounded chunk stops
 
 
 PROTOTYPES = 8  # distinct chunk shapes; each chunk is one of them, scaled
-CUBE_FACES = np.array(
-    [
-        [0, 1, 3],
-        [0, 3, 2],
-        [4, 6, 7],
-        [4, 7, 5],
-        [0, 4, 5],
-        [0, 5, 1],
-        [2, 3, 7],
-        [2, 7, 6],
-        [0, 2, 6],
-        [0, 6, 4],
-        [1, 5, 7],
-        [1, 7, 3],
-    ]
-)
 
 
 def chunk_prototypes(rng: np.random.Generator) -> list[np.ndarray]:
@@ -61,7 +45,7 @@ def debris_meshes(count: int, size: float, color, rng: np.random.Generator) -> l
     return [
         Mesh(
             protos[i % PROTOTYPES] * scales[i],
-            CUBE_FACES,
+            BOX_FACES,
             tuple(np.asarray(color) * shade[i]),
             f"debris_{i:05d}",
             {"scale": float(scales[i])},
