@@ -2,14 +2,13 @@
 
     .venv/bin/python bench/shot.py [--backend preview|final] [--frames 120] [--fragments 3500] [--mode implode|topple]
 
-Prints per-stage seconds and the total; writes the take under bench/out/.
-Targets (issue 9): sim <= 60 s per 120 frames and the whole preview shot <= 2 minutes
-per 120 frames on 2 cores, at 3,000+ pieces.
 Prints per-stage seconds, the render stage's seconds per frame against its
-target (preview <= 0.3 s, final <= 2 s at 640x360 on 2 cores) and the total;
-with --blender-total (seconds for the traditional pipeline's 120 frames, from
-../shared/bench/blender_baseline.py) also how many times faster this shot is
-(targets: preview 10x, final 3x). Writes the take under bench/out/.
+target (preview <= 0.3 s, final <= 2 s at 640x360 on 2 cores), the total and the
+physics report; with --blender-total (seconds for the traditional pipeline's 120
+frames: `bench/baseline.py` measures it) also how many times faster this shot is
+(targets: preview 10x, final 3x). Targets of issue 9: sim <= 60 s per 120 frames
+and the whole preview shot <= 2 minutes per 120 frames, at 3,000+ pieces.
+Writes the take under bench/out/.
 """
 
 from __future__ import annotations
