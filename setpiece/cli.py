@@ -8,6 +8,7 @@ import os
 import re
 import sys
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -50,13 +51,9 @@ def render(
     """Build, fracture, simulate, render and deliver one shot."""
     from setpiece.spec import load_spec
 
-    try:
+    with _one_line_errors():
         shot = _with_overrides(load_spec(spec), str(spec), backend, frames, plate)
         _render_shot(shot, output, workers, scheduler)
-    except (SetpieceError, OSError) as err:
-        _fail(err)
-    except KeyboardInterrupt:
-        _interrupted()
 
 
 @app.command()
@@ -79,10 +76,10 @@ def shot(
     from setpiece.prompt import read_prompt
     from setpiece.spec import dump_spec, load_spec
 
-    try:
+    with _one_line_errors():
         reading = read_prompt(prompt, load_spec(spec) if spec else None)
         _print_reading(reading)
-        if not reading.rows and not prompt.strip():
+        if not reading.rows and not prompt.strip() and not plate:
             raise SpecError('the prompt is empty: describe the shot, e.g. "a ten-storey brick block implodes at dusk"')
         shot = _with_overrides(reading.spec, "prompt", backend, frames, plate)
         if dry_run:
@@ -93,10 +90,6 @@ def shot(
         header = "# setpiece shot: " + " ".join(prompt.split()) + "\n"
         (out / "shot.toml").write_text(header + dump_spec(shot), encoding="utf-8")  # beside the takes
         _render_shot(shot, out, workers, scheduler)
-    except (SetpieceError, OSError) as err:
-        _fail(err)
-    except KeyboardInterrupt:
-        _interrupted()
 
 
 def _with_overrides(shot, source: str, backend: str | None, frames: int | None, plate: Path | None):
@@ -209,6 +202,17 @@ def previz(
     console.print(f"[green]previz written:[/] {result.out_dir}  ({len(result.shots)} shots)")
     if result.contact_sheet:
         console.print(f"  contact sheet: {result.contact_sheet}")
+
+
+@contextmanager
+def _one_line_errors():
+    """Any SetpieceError or OSError as one line and exit 2; Ctrl-C as a clean stop."""
+    try:
+        yield
+    except (SetpieceError, OSError) as err:
+        _fail(err)
+    except KeyboardInterrupt:
+        _interrupted()
 
 
 def _interrupted() -> None:

@@ -95,3 +95,13 @@ def test_shot_writes_the_spec_beside_the_takes_and_renders_it(tmp_path, monkeypa
     written = load_spec(out / "shot.toml")
     assert written == rendered["spec"] and written.building.floors == 12
     assert "take written" in result.stderr
+
+
+def test_shot_with_a_plate_needs_no_prompt(tmp_path):
+    from PIL import Image
+
+    photo = tmp_path / "street.png"
+    Image.new("RGB", (320, 200), (120, 130, 140)).save(photo)
+    result = CliRunner().invoke(app, ["shot", "--plate", str(photo), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert tomllib.loads(result.stdout)["plate"]["photo"] == str(photo.resolve())
