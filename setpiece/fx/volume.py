@@ -2,7 +2,7 @@
 backend's default dust), compositing, the cloud's shadow for the scene, and
 Mitsuba `.vol` export for the path-traced option.
 
-Light (precomputed once per frame as grids, so the per-pixel march takes one
+Light (precomputed once per frame as grids, so the march takes one
 vector sample per step):
 - single scattering of the sun with self-shadowing: the transmittance towards
   the sun from every cell, by sweeping slice by slice towards the sun, times a
@@ -23,6 +23,20 @@ drift with the wind and rise with the billows in two phases that cross-fade
 (flow noise), so detail moves with the cloud instead of swimming over it.
 Light and extinction are displaced together, so self-shadowing stays
 consistent with the detail.
+
+The march (a few hundredths of a CPU second for a 640x360 frame) fills a
+camera-aligned froxel grid, as the volumetric fog of game engines does (Wronski
+2014, Hillaire 2015): one ray per column of 4x4 pixels marches the dust once,
+in half-voxel steps, and keeps the light and opacity it has accumulated at 48
+depths; each pixel then reads its four nearest columns at its own depth from
+the rendered surfaces and blends them bilinearly. The holdout is therefore per
+pixel (dust behind a surface never shows, the edge of a building in the cloud
+stays sharp) while the dust is resolved at a quarter of the resolution along
+each axis (fewer pixels per column in frames under 640 wide), still finer than
+its detail. Each column's samples sit on a lattice fixed to the camera, offset
+by a blue-noise tile: no banding, and once upsampled the offsets read as fine
+grain, neither speckle nor a pattern. Empty space is skipped by 4^3-cell
+blocks, and only the part of the grid that holds dust is lit and marched.
 
 Brightness convention (a preview look): phase functions are relative to
 isotropic, so sunlit thick dust comes out near the brightness of a matte
@@ -252,16 +266,16 @@ def opacity(tau: float) -> float:
 
 
 @wp.kernel
-def k_columns(med: Medium, view: View, cols: Columns, seed: int, row0: int):
+def k_columns(med: Medium, view: View, cols: Columns, row0: int):
     """March one column's ray through the dust, up to the farthest surface any pixel
     reading it shows, keeping what has accumulated at each record's depth.
 
     Segments lie on a lattice fixed to the camera, (k + dither) steps from it, each
-    sampled at its middle (the first and last clipped to the box and the reach, their
-    sample moved inside): where a sample falls
-    does not depend on the dust's box or on which blocks are skipped, so the cloud does
-    not shimmer as its box changes, and the detail's samples are a superset of the bare
-    grid's (detail adds no dust where the bare grid has none)."""
+    sampled at its middle (the first and last are clipped to the box and the reach,
+    their sample moved inside). So where a sample falls does not depend on the dust's
+    box or on which blocks are skipped: the cloud does not shimmer as its box changes
+    from frame to frame, and the detailed march samples wherever the bare one does
+    (detail adds no dust where the bare grid has none)."""
     yy, x = wp.tid()
     y = yy + row0
     d = ray_through(view, (float(x) + 0.5) * cols.scale, (float(y) + 0.5) * cols.scale)
@@ -277,7 +291,8 @@ def k_columns(med: Medium, view: View, cols: Columns, seed: int, row0: int):
     cols.acc[y, x, 0] = acc
     r = int(1)
     trans = float(1.0)
-    jitter = cols.dither[(y + cols.shift[1]) % cols.dither.shape[0], (x + cols.shift[0]) % cols.dither.shape[1]]
+    tile = cols.dither.shape[0]
+    jitter = cols.dither[(y + cols.shift[1]) % tile, (x + cols.shift[0]) % tile]
     k = int(wp.floor(t_in / med.step - jitter))
     while trans > MIN_TRANSMITTANCE:
         a = wp.max((float(k) + jitter) * med.step, t_in)
@@ -412,32 +427,39 @@ def light_grid(extinction: np.ndarray, h: float, sun_dir) -> np.ndarray:
     return np.stack([extinction, extinction * sun, extinction * multi, extinction * sky], axis=-1).astype(np.float32)
 
 
-def _visible(extinction: np.ndarray, h: float) -> np.ndarray:
-    """The extinction with the dust too thin to matter set to zero: below this, a ray
+def _visible(density: np.ndarray, sigma: float, h: float) -> np.ndarray:
+    """Extinction (1/m) with the dust too thin to matter set to zero: below this, a ray
     across the whole grid loses less than MIN_TRANSMITTANCE."""
-    limit = MIN_TRANSMITTANCE / (h * sum(extinction.shape))
-    return np.where(extinction > limit, extinction, 0.0).astype(np.float32)
+    extinction = np.multiply(density, sigma, dtype=np.float32)
+    extinction[extinction <= MIN_TRANSMITTANCE / (h * sum(extinction.shape))] = 0.0
+    return extinction
 
 
-def _occupied(extinction: np.ndarray, grow: int = 1) -> np.ndarray:
-    """Cells holding dust, grown by `grow` cells so that trilinear (and
-    detail-displaced) samples next to them count too."""
-    return ndimage.maximum_filter(extinction > 0.0, size=2 * grow + 1, mode="constant")
+def _extent(dust: np.ndarray) -> tuple[slice, slice, slice] | None:
+    """The cells holding dust, grown by one cell (within the grid), as index ranges; None
+    for none. A look-up beyond that margin reads only clear cells, as it would in the
+    whole grid, so the march (and its light) need only this part of the grid."""
+    columns = dust.any(axis=2)
+    hits = [np.nonzero(a)[0] for a in (columns.any(axis=1), columns.any(axis=0), dust.any(axis=(0, 1)))]
+    if not len(hits[0]):
+        return None
+    return tuple(slice(max(int(i[0]) - 1, 0), min(int(i[-1]) + 2, n)) for i, n in zip(hits, dust.shape))
 
 
-def _blocks(mask: np.ndarray) -> np.ndarray:
-    """Per BLOCK^3 block: 1 if any cell in it is occupied."""
-    padded = np.pad(mask, [(0, -n % BLOCK) for n in mask.shape])
+def _blocks(dust: np.ndarray) -> np.ndarray:
+    """Per BLOCK^3 block: 1 if it or a neighbouring block holds dust (a look-up reads
+    cells up to one cell away, so a sample next to a dusty block counts too)."""
+    padded = np.pad(dust, [(0, -n % BLOCK) for n in dust.shape])
     nb = [n // BLOCK for n in padded.shape]
     split = padded.reshape(nb[0], BLOCK, nb[1], BLOCK, nb[2], BLOCK)
-    return split.any(axis=(1, 3, 5)).astype(np.int32)
+    return ndimage.maximum_filter(split.any(axis=(1, 3, 5)), size=3, mode="constant").astype(np.int32)
 
 
-def _seen(extinction: np.ndarray) -> np.ndarray:
+def _seen(dust: np.ndarray) -> np.ndarray:
     """(nx+1, ny+1, nz+1): 1 where a trilinear look-up's 2x2x2 cells hold dust; entry
     i + 1 stands for the cells i and i + 1, and the grid is edge-extended by one cell,
     as smoke.sample clamps look-ups beyond the outer cell centres to the edge cells."""
-    e = np.pad(extinction > 0.0, 1, mode="edge")
+    e = np.pad(dust, 1, mode="edge")
     n = [m - 1 for m in e.shape]
     seen = np.zeros(n, bool)
     for di in (0, 1):
@@ -445,11 +467,6 @@ def _seen(extinction: np.ndarray) -> np.ndarray:
             for dk in (0, 1):
                 seen |= e[di : di + n[0], dj : dj + n[1], dk : dk + n[2]]
     return seen.astype(np.uint8)
-
-
-def _box(mask: np.ndarray, lo: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
-    first = [np.nonzero(mask.any(axis=tuple(b for b in range(3) if b != a)))[0][[0, -1]] for a in range(3)]
-    return (lo + np.array([f[0] for f in first]) * h, lo + (np.array([f[1] for f in first]) + 1) * h)
 
 
 def _view(camera: Camera) -> View:
@@ -563,7 +580,9 @@ def raymarch(
     g: Henyey-Greenstein anisotropy; seed: dither pattern; device: Warp
     device ("auto" picks CUDA when present). detail: strength of the
     render-time detail (0 renders the bare grid), time (s) and wind (m/s)
-    move that detail with the cloud."""
+    move that detail with the cloud. scale: pixels per march column along each
+    axis (default march_scale(width); 1 marches every pixel). A frame without
+    dust comes back exactly zero."""
     density = np.asarray(density, np.float32)
     lo, hi = np.asarray(bounds_min, float), np.asarray(bounds_max, float)
     cell = (hi - lo) / np.array(density.shape)
@@ -573,20 +592,24 @@ def raymarch(
             "have cubic cells; pass the DustFrame's own bounds"
         )
     h = float(cell[0])
-    extinction = _visible(sigma * np.maximum(density, 0.0), h)
-    mask = _occupied(extinction, grow=2 if detail > 0 else 1)
-    if not mask.any():
-        return np.zeros((camera.height, camera.width, 4), np.float32)
+    extinction = _visible(np.maximum(density, 0.0), sigma, h)
+    crop = _extent(extinction > 0.0)
+    if crop is None:
+        return np.zeros((camera.height, camera.width, 4), np.float32)  # no dust: exactly clear
+    extinction = np.ascontiguousarray(extinction[crop])
+    dust = extinction > 0.0
+    lo = lo + h * np.array([c.start for c in crop])
     sun_dir = np.asarray(sun_dir, float) / np.linalg.norm(sun_dir)
     device = resolve_device(device)
+    copy = device != "cpu"  # on the CPU, Warp reads the numpy arrays in place
     med = Medium()
-    med.grid = wp.array(light_grid(extinction, h, sun_dir), dtype=wp.vec4, device=device)
-    med.blocks = wp.array(_blocks(mask), dtype=wp.int32, device=device)
-    med.seen = wp.array(_seen(extinction), dtype=wp.uint8, device=device)
+    med.grid = wp.array(light_grid(extinction, h, sun_dir), dtype=wp.vec4, device=device, copy=copy)
+    med.blocks = wp.array(_blocks(dust), dtype=wp.int32, device=device, copy=copy)
+    med.seen = wp.array(_seen(dust), dtype=wp.uint8, device=device, copy=copy)
     noise, flow = _flow_noise(time, wind)
     med.noise, med.flow = wp.array(noise, dtype=wp.vec4, device=device), wp.vec3(*flow)
     med.lo, med.h, med.step = wp.vec3(*lo), h, float(step or STEP * h)
-    med.box_lo, med.box_hi = (wp.vec3(*b) for b in _box(mask, lo, h))
+    med.box_lo, med.box_hi = wp.vec3(*lo), wp.vec3(*(lo + h * np.array(extinction.shape)))
     med.detail, med.dense = float(detail), float(sigma)
     if depth is None:
         depth = np.full((camera.height, camera.width), np.inf, np.float32)
@@ -595,7 +618,7 @@ def raymarch(
     view = _view(camera)
     cols = _columns(depth, scale, device, seed)
     ny, nx = cols.reach.shape
-    _launch_rows(k_columns, ny, nx, [med, view, cols, int(seed)], [], device)
+    _launch_rows(k_columns, ny, nx, [med, view, cols], [], device)
     out = wp.empty((camera.height, camera.width), dtype=wp.vec4, device=device)
     light = _lighting(sun_dir, sun_color, sky_color, albedo, g)
     head = [cols, view, light, wp.array(depth, device=device)]
