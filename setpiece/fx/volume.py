@@ -636,14 +636,17 @@ DITHER_SIZE = 64  # texels per side of the blue-noise dither tile
 
 
 def blue_noise() -> np.ndarray:
-    """(64, 64) offsets in [0, 1), evenly spread and with no low frequencies (blue noise):
-    white noise high-passed, then ranked into a uniform spread. Neighbouring columns get
-    different offsets, so the dither reads as fine grain, never as blotches or a grid."""
+    """(64, 64) offsets in [0, 1), evenly spread and poor in low frequencies (blue-ish
+    noise): white noise high-passed and ranked into a uniform spread, five times over.
+    Neighbouring columns get different offsets, so the dither reads as fine grain,
+    never as blotches (white noise) or a grid (a regular pattern such as interleaved
+    gradient noise, which showed as a diagonal weave once upsampled)."""
     if "dither" not in _NOISE:
-        white = np.random.default_rng(20141112).standard_normal((DITHER_SIZE, DITHER_SIZE))
-        high = white - ndimage.gaussian_filter(white, 1.0, mode="wrap")
-        ranks = np.argsort(np.argsort(high, axis=None)).reshape(high.shape)
-        _NOISE["dither"] = ((ranks + 0.5) / ranks.size).astype(np.float32)
+        tile = np.random.default_rng(20141112).standard_normal((DITHER_SIZE, DITHER_SIZE))
+        for _ in range(5):
+            high = tile - ndimage.gaussian_filter(tile, 1.0, mode="wrap")
+            tile = (np.argsort(np.argsort(high, axis=None)).reshape(high.shape) + 0.5) / high.size
+        _NOISE["dither"] = tile.astype(np.float32)
     return _NOISE["dither"]
 
 
