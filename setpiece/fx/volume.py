@@ -672,7 +672,7 @@ def _columns(depth: np.ndarray, scale: int, device: str, seed: int = 0) -> Colum
     return cols
 
 
-_POOL: list[ThreadPoolExecutor] = []
+_POOL: dict[int, ThreadPoolExecutor] = {}  # per process: a forked child does not inherit the threads
 
 
 def _launch_rows(kernel, height: int, width: int, head: list, tail: list, device: str) -> None:
@@ -684,11 +684,13 @@ def _launch_rows(kernel, height: int, width: int, head: list, tail: list, device
         wp.launch(kernel, dim=(height, width), inputs=[*head, 0, *tail], device=device)
         return
     wp.load_module(kernel.module, device=device)
-    if not _POOL:
-        _POOL.append(ThreadPoolExecutor(threads, thread_name_prefix="dust-march"))
+    pool = _POOL.get(os.getpid())
+    if pool is None:
+        _POOL.clear()
+        pool = _POOL[os.getpid()] = ThreadPoolExecutor(threads, thread_name_prefix="dust-march")
     edges = np.linspace(0, height, 4 * threads + 1).astype(int)
     jobs = [
-        _POOL[0].submit(wp.launch, kernel, dim=(int(b - a), width), inputs=[*head, int(a), *tail], device=device)
+        pool.submit(wp.launch, kernel, dim=(int(b - a), width), inputs=[*head, int(a), *tail], device=device)
         for a, b in zip(edges[:-1], edges[1:])
         if b > a
     ]
