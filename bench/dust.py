@@ -2,6 +2,7 @@
 
     PYTHONPATH=. python bench/dust.py [--quick]
     PYTHONPATH=. python bench/dust.py --targets      # the issue's two speed targets
+    PYTHONPATH=. python bench/dust.py --march examples/collapse.toml   # the preview dust of a real shot
     PYTHONPATH=. python bench/dust.py --sheet examples/collapse.toml docs/dust.png
 
 Workload: a synthetic top-down collapse of a 20 x 20 x 30 m building (400
@@ -14,6 +15,10 @@ present, and for the ray march at 640x360.
 dust layer (ray march with detail) of a 640x360 frame (target <= 0.1 s), with
 the CPU seconds beside the wall seconds (on a shared machine the wall clock
 also counts other people's work).
+
+--march: the preview dust layer of a shot's frames 30-150 (every 4th; the shot's
+stages come from its cache, as for --sheet), wall and CPU seconds per frame of
+the layer alone (the march and its lighting, not the rasteriser).
 
 --sheet: frames 30, 60, 90, 120 of a shot from both backends (preview top row,
 final below), rendered and comped through the shot's own stages (the shot's
@@ -122,6 +127,40 @@ def bench_targets() -> None:
     )
 
 
+def bench_shot_march(spec_path: str, shot_dir: str | None = None, frames=range(29, 150, 4)) -> None:
+    """Wall and CPU seconds of the preview dust layer (setpiece.fx.volume.dust_layer) per
+    frame of a shot, timed inside the preview backend as it renders those frames."""
+    from pathlib import Path
+
+    import setpiece.render.preview as preview
+    from setpiece.graph import run_frames as run_frame_stages
+    from setpiece.graph import run_stages
+    from setpiece.spec import load_spec
+    from setpiece.stages import SHOT_STAGES, render
+
+    spec = load_spec(spec_path)
+    shot = spec.model_copy(update={"render": spec.render.model_copy(update={"backend": "preview"})})
+    run = run_stages(SHOT_STAGES, shot, Path(shot_dir or Path("shots") / shot.shot.name) / ".cache")
+    layer, timings = preview.dust_layer, []
+
+    def timed(*args, **kwargs):
+        wall, cpu = time.perf_counter(), time.process_time()
+        out = layer(*args, **kwargs)
+        timings.append((time.perf_counter() - wall, time.process_time() - cpu))
+        return out
+
+    preview.dust_layer = timed
+    try:
+        run_frame_stages([render.STAGE], shot, run, list(frames))
+    finally:
+        preview.dust_layer = layer
+    walls, cpus = np.array(timings[1:]).T  # the first frame also loads the kernels
+    print(
+        f"  preview dust {shot.render.width}x{shot.render.height}, frames {frames[1] + 1}-{frames[-1] + 1}: "
+        f"{walls.mean():.3f} s wall (max {walls.max():.3f}), {cpus.mean():.3f} s CPU (max {cpus.max():.3f}) per frame"
+    )
+
+
 class _Keep:
     """Frame stage that keeps each comped frame's display image."""
 
@@ -173,10 +212,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer frames at 128^3")
     parser.add_argument("--targets", action="store_true", help="only the issue's two speed targets")
     parser.add_argument("--sheet", nargs=2, metavar=("SPEC", "PNG"), help="contact sheet of both backends")
-    parser.add_argument("--shot-dir", help="--sheet: the shot folder whose cache to reuse (default shots/NAME)")
+    parser.add_argument("--march", metavar="SPEC", help="time the preview dust layer on a shot's frames 30-150")
+    parser.add_argument("--shot-dir", help="--sheet, --march: the shot folder whose cache to reuse (shots/NAME)")
     args = parser.parse_args()
     if args.sheet:
         contact_sheet(*args.sheet, shot_dir=args.shot_dir)
+        return
+    if args.march:
+        bench_shot_march(args.march, shot_dir=args.shot_dir)
         return
     if args.targets:
         bench_targets()

@@ -5,11 +5,15 @@ import struct
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from setpiece.camera import Camera
 from setpiece.errors import RenderError
 from setpiece.fx.volume import (
+    DITHER_SIZE,
+    blue_noise,
     composite_over,
+    march_scale,
     ray_distance,
     raymarch,
     read_vol,
@@ -60,17 +64,70 @@ def test_dense_cube_is_opaque_exactly_where_it_projects():
     assert np.all(rgba[..., :3] <= alpha[..., None] + 1e-6)  # premultiplied
 
 
-def test_depth_holdout_hides_dust_behind_opaque_surfaces():
+@pytest.mark.parametrize("scale", [1, 4])  # every pixel marched; one march per 4x4 pixels
+def test_depth_holdout_hides_dust_behind_opaque_surfaces(scale):
     density = cube_density(5, 11)
-    _, dirs = CAMERA.rays()
     wall = np.full((64, 96), np.inf, np.float32)
-    wall[:, :48] = 5.0  # an opaque surface 5 m away covers the left half
-    rgba = raymarch(density, LO, HI, CAMERA, SUN, depth=wall)
-    free = raymarch(density, LO, HI, CAMERA, SUN)
-    assert rgba[:, :48, 3].max() == 0.0  # dust behind the wall is held out
-    assert np.array_equal(rgba[:, 48:], free[:, 48:])
-    behind = raymarch(density, LO, HI, CAMERA, SUN, depth=np.full((64, 96), 40.0, np.float32))
+    wall[:, :50] = 5.0  # an opaque surface 5 m away covers the left half (its edge inside a column)
+    rgba = raymarch(density, LO, HI, CAMERA, SUN, depth=wall, scale=scale)
+    free = raymarch(density, LO, HI, CAMERA, SUN, scale=scale)
+    assert free[:, :50, 3].max() > 0.9
+    assert rgba[:, :50, 3].max() == 0.0  # dust behind the wall is held out
+    assert np.array_equal(rgba[:, 50:], free[:, 50:])
+    behind = raymarch(density, LO, HI, CAMERA, SUN, depth=np.full((64, 96), 40.0, np.float32), scale=scale)
     assert np.array_equal(behind, free)  # dust in front of a far surface covers it
+
+
+BALL_CAMERA = Camera(position=(0.0, -20.0, 4.0), target=(0.0, 0.0, 4.0), width=192, height=128)
+
+
+def ball_density(value: float, radius: float = 2.5) -> np.ndarray:
+    """A soft ball of dust in the middle of the 16^3 box, densest at its centre."""
+    c = (np.indices((16, 16, 16)) + 0.5) * 0.5 + LO[:, None, None, None]
+    d = np.linalg.norm(c - np.array([0.0, 0.0, 4.0])[:, None, None, None], axis=0)
+    return (value * np.clip(1.5 - d / radius, 0.0, 1.0)).astype(np.float32)
+
+
+@pytest.mark.parametrize("detail", [0.0, 1.0])
+def test_marching_once_per_4x4_pixels_matches_marching_every_pixel(detail):
+    args = (ball_density(3.0), LO, HI, BALL_CAMERA, (0.5, -0.5, 0.7), (3, 3, 3))
+    every = raymarch(*args, scale=1, detail=detail, time=0.5)
+    quarter = raymarch(*args, scale=4, detail=detail, time=0.5)
+    error = np.abs(quarter - every)
+    # measured 0.004 (alpha) and 0.006 (rgb); the same image 4 pixels off differs by 0.018
+    assert error[..., 3].mean() < 0.008 and error[..., :3].mean() < 0.012
+    assert np.array_equal(quarter, raymarch(*args, scale=4, detail=detail, time=0.5))  # deterministic
+
+
+def test_a_surface_inside_the_cloud_cuts_it_at_its_own_pixel_edge():
+    wall = np.full((128, 192), np.inf, np.float32)
+    wall[:, :98] = 20.0  # through the middle of the ball; the edge falls inside a column of 4
+    args = (ball_density(0.4), LO, HI, BALL_CAMERA, (0.5, -0.5, 0.7), (3, 3, 3))
+    held = raymarch(*args, depth=wall, scale=4)
+    free = raymarch(*args, scale=4)
+    every = raymarch(*args, depth=wall, scale=1)
+    assert np.array_equal(held[:, 98:], free[:, 98:])  # beside the surface: untouched
+    assert held[64, 97, 3] < free[64, 97, 3] - 0.1  # its last pixel already loses the dust behind it
+    covered = free[:, :98, 3] > 0.5
+    assert held[:, :98, 3][covered].mean() < 0.9 * free[:, :98, 3][covered].mean()
+    assert np.abs(held - every)[..., 3].max() < 0.06  # as marching every pixel to its own depth
+
+
+def test_the_march_keeps_at_least_160_columns_across():
+    assert [march_scale(w) for w in (96, 320, 480, 640, 1920)] == [1, 2, 3, 4, 4]
+
+
+def test_march_offsets_are_blue_noise():
+    """Evenly spread offsets poor in low frequencies: upsampled 4x they read as fine grain,
+    where white noise clumps into blotches and a regular pattern shows as a grid."""
+    tile = blue_noise()
+    assert tile.shape == (DITHER_SIZE, DITHER_SIZE)
+    assert np.allclose(np.sort(tile, axis=None), (np.arange(tile.size) + 0.5) / tile.size)
+    white = np.random.default_rng(0).random(tile.shape)
+    blotches = ndimage.uniform_filter(tile, 4, mode="wrap").std()  # 4x4 means: what an upsample shows
+    assert blotches < 0.5 * ndimage.uniform_filter(white, 4, mode="wrap").std()  # measured 0.41
+    spectrum = np.abs(np.fft.fft2(tile - tile.mean())) ** 2
+    assert spectrum.max() < 20 * spectrum.mean()  # no dominant frequency (interleaved gradient noise: 690)
 
 
 def test_sunlit_side_is_brighter_than_the_shadowed_side():
