@@ -46,6 +46,8 @@ FRAGMENT_DENSITY = 2400.0  # kg/m^3 (concrete) to size bursts from mass
 MAX_BURST_RADIUS = 6.0  # m
 MIN_CELLS = 4  # per axis
 MAX_MASS_FIX = 1.25  # bound on the per-step density rescale
+ACTIVE_MARGIN, ACTIVE_MARGIN_SHARE = 4, 1 / 12  # cells of quiet air kept around the dust
+ACTIVE_DENSITY = 1e-4  # dust (or heat) below this does not hold the active box open
 BALL_INTEGRAL = 4 * math.pi * 16 / 315  # integral of (1 - d^2)^3 over the unit ball
 
 _STATE = {"ready": False}
@@ -158,12 +160,12 @@ def k_advect_face(
     walls: int,
     ground: int,
     out: wp.array3d(dtype=float),
-    i0: int,
+    o: wp.vec3i,
 ):
     """Semi-Lagrangian advection of the face-velocity component along `axis`
     (faces on closed walls stay zero)."""
     i, j, k = wp.tid()
-    i += i0  # this launch's band of the grid (see DustSolver._launch)
+    i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
     off = OFF_C
     off[axis] = 0.0
     p = wp.vec3(float(i), float(j), float(k)) + off
@@ -189,13 +191,13 @@ def k_advect_pair(
     out_a: wp.array3d(dtype=float),
     out_b: wp.array3d(dtype=float),
     trace: wp.array3d(dtype=wp.vec3),
-    i0: int,
+    o: wp.vec3i,
 ):
     """Semi-Lagrangian advection of two cell-centred scalars along one trace;
     the traced-back position is kept for the MacCormack limiter. With dilute=1
     both thin out where bursts expand the air, so dust mass is conserved."""
     i, j, k = wp.tid()
-    i += i0  # this launch's band of the grid (see DustSolver._launch)
+    i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
     p = wp.vec3(float(i), float(j), float(k)) + OFF_C
     q = backtrace(vel, p, dt_h)
     trace[i, j, k] = q
@@ -242,10 +244,10 @@ def k_maccormack_pair(
     dt_h: float,
     out_a: wp.array3d(dtype=float),
     out_b: wp.array3d(dtype=float),
-    i0: int,
+    o: wp.vec3i,
 ):
     i, j, k = wp.tid()
-    i += i0  # this launch's band of the grid (see DustSolver._launch)
+    i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
     q = trace[i, j, k]
     keep = wp.exp(-dt_h * expand[i, j, k])
     out_a[i, j, k] = keep * limited(a, fwd_a[i, j, k], back_a[i, j, k], a[i, j, k], q, decay[0])
@@ -259,12 +261,12 @@ def k_cell_velocity(
     w: wp.array3d(dtype=float),
     wind: wp.vec3,
     out: wp.array3d(dtype=wp.vec3),
-    i0: int,
+    o: wp.vec3i,
 ):
     """Cell-centred velocity plus the uniform wind (a uniform flow along the free-slip
     ground is itself a solution, so the solver's own field stays wind-free)."""
     i, j, k = wp.tid()
-    i += i0  # this launch's band of the grid (see DustSolver._launch)
+    i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
     face = 0.5 * wp.vec3(u[i, j, k] + u[i + 1, j, k], v[i, j, k] + v[i, j + 1, k], w[i, j, k] + w[i, j, k + 1])
     out[i, j, k] = face + wind
 
@@ -275,14 +277,14 @@ def clamped(i: int, n: int) -> int:
 
 
 @wp.kernel
-def k_curl(vel: wp.array3d(dtype=wp.vec3), h: float, out: wp.array3d(dtype=wp.vec3), i0: int):
+def k_curl(vel: wp.array3d(dtype=wp.vec3), h: float, out: wp.array3d(dtype=wp.vec3), o: wp.vec3i):
     i, j, k = wp.tid()
-    i += i0  # this launch's band of the grid (see DustSolver._launch)
+    i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
     nx, ny, nz = vel.shape[0], vel.shape[1], vel.shape[2]
-    i0, i1 = clamped(i - 1, nx), clamped(i + 1, nx)
+    ia, ib = clamped(i - 1, nx), clamped(i + 1, nx)
     j0, j1 = clamped(j - 1, ny), clamped(j + 1, ny)
     k0, k1 = clamped(k - 1, nz), clamped(k + 1, nz)
-    ddx = (vel[i1, j, k] - vel[i0, j, k]) / (float(i1 - i0) * h)
+    ddx = (vel[ib, j, k] - vel[ia, j, k]) / (float(ib - ia) * h)
     ddy = (vel[i, j1, k] - vel[i, j0, k]) / (float(j1 - j0) * h)
     ddz = (vel[i, j, k1] - vel[i, j, k0]) / (float(k1 - k0) * h)
     out[i, j, k] = wp.vec3(ddy[2] - ddz[1], ddz[0] - ddx[2], ddx[1] - ddy[0])
@@ -297,11 +299,11 @@ def k_forces(
     lift: float,
     weight: float,
     out: wp.array3d(dtype=wp.vec3),
-    i0: int,
+    o: wp.vec3i,
 ):
     """Vorticity confinement eps*h*(N x omega) plus buoyancy, per cell (m/s^2)."""
     i, j, k = wp.tid()
-    i += i0  # this launch's band of the grid (see DustSolver._launch)
+    i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
     nx, ny, nz = omega.shape[0], omega.shape[1], omega.shape[2]
     gx = wp.length(omega[clamped(i + 1, nx), j, k]) - wp.length(omega[clamped(i - 1, nx), j, k])
     gy = wp.length(omega[i, clamped(j + 1, ny), k]) - wp.length(omega[i, clamped(j - 1, ny), k])
@@ -320,11 +322,11 @@ def k_apply_forces(
     u: wp.array3d(dtype=float),
     v: wp.array3d(dtype=float),
     w: wp.array3d(dtype=float),
-    i0: int,
+    o: wp.vec3i,
 ):
     """Average cell forces onto faces (edge faces take their one cell)."""
     i, j, k = wp.tid()
-    i += i0  # this launch's band of the grid (see DustSolver._launch)
+    i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
     nx, ny, nz = force.shape[0], force.shape[1], force.shape[2]
     if j < ny and k < nz:
         u[i, j, k] += dt * 0.5 * (force[clamped(i - 1, nx), j, k][0] + force[clamped(i, nx), j, k][0])
@@ -357,11 +359,11 @@ def k_divergence(
     walls: int,
     ground: int,
     out: wp.array3d(dtype=float),
-    i0: int,
+    o: wp.vec3i,
 ):
     """Net outflow of each cell in face-velocity units (divergence * h)."""
     i, j, k = wp.tid()
-    i += i0  # this launch's band of the grid (see DustSolver._launch)
+    i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
     nx, ny, nz = out.shape[0], out.shape[1], out.shape[2]
     cx0, cx1 = side_closed(0, 0, walls, ground), side_closed(0, 1, walls, ground)
     cy0, cy1 = side_closed(1, 0, walls, ground), side_closed(1, 1, walls, ground)
@@ -377,16 +379,16 @@ def k_divergence(
 
 
 @wp.kernel
-def k_scale(a: wp.array3d(dtype=float), s: float, i0: int):
+def k_scale(a: wp.array3d(dtype=float), s: float, o: wp.vec3i):
     i, j, k = wp.tid()
-    i += i0  # this launch's band of the grid (see DustSolver._launch)
+    i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
     a[i, j, k] *= s
 
 
 @wp.kernel
-def k_subtract(a: wp.array3d(dtype=float), b: wp.array3d(dtype=float), i0: int):
+def k_subtract(a: wp.array3d(dtype=float), b: wp.array3d(dtype=float), o: wp.vec3i):
     i, j, k = wp.tid()
-    i += i0  # this launch's band of the grid (see DustSolver._launch)
+    i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
     a[i, j, k] -= b[i, j, k]
 
 
@@ -401,33 +403,53 @@ def neighbour(p: wp.array3d(dtype=float), i: int, j: int, k: int, inside: bool, 
     return wp.vec2(0.0, 2.0)
 
 
+@wp.func
+def box_closed(axis: int, high: int, lo: wp.vec3i, hi: wp.vec3i, n: wp.vec3i, walls: int, ground: int) -> int:
+    """A side of the active box is closed only where it is a closed side of the grid;
+    inside the grid it is open (p = 0 on the face, quiet air beyond)."""
+    if high == 0 and lo[axis] == 0:
+        return side_closed(axis, 0, walls, ground)
+    if high == 1 and hi[axis] == n[axis]:
+        return side_closed(axis, 1, walls, ground)
+    return 0
+
+
 @wp.kernel
 def k_red_black(
-    p: wp.array3d(dtype=float), div: wp.array3d(dtype=float), parity: int, sor: float, walls: int, ground: int, i0: int
+    p: wp.array3d(dtype=float),
+    div: wp.array3d(dtype=float),
+    parity: int,
+    sor: float,
+    walls: int,
+    ground: int,
+    lo: wp.vec3i,
+    hi: wp.vec3i,
+    o: wp.vec3i,
 ):
     i, j, k = wp.tid()
-    i += i0  # this launch's band of the grid (see DustSolver._launch)
+    i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
     if (i + j + k) % 2 != parity:
         return
-    nx, ny, nz = p.shape[0], p.shape[1], p.shape[2]
+    n = wp.vec3i(p.shape[0], p.shape[1], p.shape[2])
     acc = wp.vec2(0.0, 0.0)
-    acc += neighbour(p, i - 1, j, k, i > 0, side_closed(0, 0, walls, ground))
-    acc += neighbour(p, i + 1, j, k, i < nx - 1, side_closed(0, 1, walls, ground))
-    acc += neighbour(p, i, j - 1, k, j > 0, side_closed(1, 0, walls, ground))
-    acc += neighbour(p, i, j + 1, k, j < ny - 1, side_closed(1, 1, walls, ground))
-    acc += neighbour(p, i, j, k - 1, k > 0, side_closed(2, 0, walls, ground))
-    acc += neighbour(p, i, j, k + 1, k < nz - 1, side_closed(2, 1, walls, ground))
+    acc += neighbour(p, i - 1, j, k, i > lo[0], box_closed(0, 0, lo, hi, n, walls, ground))
+    acc += neighbour(p, i + 1, j, k, i < hi[0] - 1, box_closed(0, 1, lo, hi, n, walls, ground))
+    acc += neighbour(p, i, j - 1, k, j > lo[1], box_closed(1, 0, lo, hi, n, walls, ground))
+    acc += neighbour(p, i, j + 1, k, j < hi[1] - 1, box_closed(1, 1, lo, hi, n, walls, ground))
+    acc += neighbour(p, i, j, k - 1, k > lo[2], box_closed(2, 0, lo, hi, n, walls, ground))
+    acc += neighbour(p, i, j, k + 1, k < hi[2] - 1, box_closed(2, 1, lo, hi, n, walls, ground))
     if acc[1] > 0.0:
         gauss_seidel = (acc[0] - div[i, j, k]) / acc[1]
         p[i, j, k] = wp.lerp(p[i, j, k], gauss_seidel, sor)
 
 
 @wp.func
-def face_gradient(p_lo: float, p_hi: float, index: int, n: int, closed_lo: int, closed_hi: int) -> wp.vec2:
-    """(pressure difference across a face, 1 if the face is a closed wall)."""
-    if index == 0:
+def face_gradient(p_lo: float, p_hi: float, index: int, lo: int, hi: int, closed_lo: int, closed_hi: int) -> wp.vec2:
+    """(pressure difference across a face, 1 if the face is a closed wall); the
+    faces at lo and hi bound the active box."""
+    if index == lo:
         return wp.vec2(2.0 * p_hi, float(closed_lo))
-    if index == n:
+    if index == hi:
         return wp.vec2(-2.0 * p_lo, float(closed_hi))
     return wp.vec2(p_hi - p_lo, 0.0)
 
@@ -444,43 +466,28 @@ def k_subtract_gradient(
     p: wp.array3d(dtype=float),
     walls: int,
     ground: int,
+    lo: wp.vec3i,
+    hi: wp.vec3i,
     u: wp.array3d(dtype=float),
     v: wp.array3d(dtype=float),
     w: wp.array3d(dtype=float),
-    i0: int,
+    o: wp.vec3i,
 ):
+    """Faces lo..hi of the active box (launched one wider than its cells)."""
     i, j, k = wp.tid()
-    i += i0  # this launch's band of the grid (see DustSolver._launch)
-    nx, ny, nz = p.shape[0], p.shape[1], p.shape[2]
-    if j < ny and k < nz:
-        g = face_gradient(
-            p[clamped(i - 1, nx), j, k],
-            p[clamped(i, nx), j, k],
-            i,
-            nx,
-            side_closed(0, 0, walls, ground),
-            side_closed(0, 1, walls, ground),
-        )
+    i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
+    n = wp.vec3i(p.shape[0], p.shape[1], p.shape[2])
+    if j < hi[1] and k < hi[2]:
+        c_lo, c_hi = box_closed(0, 0, lo, hi, n, walls, ground), box_closed(0, 1, lo, hi, n, walls, ground)
+        g = face_gradient(p[clamped(i - 1, n[0]), j, k], p[clamped(i, n[0]), j, k], i, lo[0], hi[0], c_lo, c_hi)
         u[i, j, k] = project_face(u[i, j, k], g)
-    if i < nx and k < nz:
-        g = face_gradient(
-            p[i, clamped(j - 1, ny), k],
-            p[i, clamped(j, ny), k],
-            j,
-            ny,
-            side_closed(1, 0, walls, ground),
-            side_closed(1, 1, walls, ground),
-        )
+    if i < hi[0] and k < hi[2]:
+        c_lo, c_hi = box_closed(1, 0, lo, hi, n, walls, ground), box_closed(1, 1, lo, hi, n, walls, ground)
+        g = face_gradient(p[i, clamped(j - 1, n[1]), k], p[i, clamped(j, n[1]), k], j, lo[1], hi[1], c_lo, c_hi)
         v[i, j, k] = project_face(v[i, j, k], g)
-    if i < nx and j < ny:
-        g = face_gradient(
-            p[i, j, clamped(k - 1, nz)],
-            p[i, j, clamped(k, nz)],
-            k,
-            nz,
-            side_closed(2, 0, walls, ground),
-            side_closed(2, 1, walls, ground),
-        )
+    if i < hi[0] and j < hi[1]:
+        c_lo, c_hi = box_closed(2, 0, lo, hi, n, walls, ground), box_closed(2, 1, lo, hi, n, walls, ground)
+        g = face_gradient(p[i, j, clamped(k - 1, n[2])], p[i, j, clamped(k, n[2])], k, lo[2], hi[2], c_lo, c_hi)
         w[i, j, k] = project_face(w[i, j, k], g)
 
 
@@ -666,6 +673,13 @@ class DustSolver:
         self._walls = int(closed)
         self._ground = int(self._lo[2] <= ground_z + 1e-9)
         self._pressure = self._pick_pressure(pressure)
+        # Active box: the cells the flow is solved in, grown each step to hold all dust plus
+        # a margin (quiet air beyond it, p = 0 on its open faces). On the CPU it starts empty
+        # and skips the still air that fills most of the grid early in a collapse; CUDA
+        # and closed boxes always solve the whole grid.
+        self._active = self.device == "cpu" and not closed
+        self._margin = max(ACTIVE_MARGIN, math.ceil(resolution * ACTIVE_MARGIN_SHARE))
+        self._box = np.zeros((2, 3), int) if self._active else np.array([(0, 0, 0), self.shape])
         self._alloc()
         self._emitters: list[list] = []  # [event, seconds of burst left, noise seed]
         self._events_seen = 0
@@ -710,17 +724,19 @@ class DustSolver:
         return self._u.numpy().copy(), self._v.numpy().copy(), self._w.numpy().copy()
 
     def set_velocity(self, u: np.ndarray, v: np.ndarray, w: np.ndarray) -> None:
+        self._grow_box(np.zeros(3, int), np.array(self.shape))
         for dst, src in zip((self._u, self._v, self._w), (u, v, w)):
             dst.assign(wp.array(np.asarray(src, np.float32), device=self.device))
 
     def set_density(self, density: np.ndarray, heat: np.ndarray | None = None) -> None:
+        self._grow_box(np.zeros(3, int), np.array(self.shape))
         self._rho.assign(wp.array(np.asarray(density, np.float32), device=self.device))
         if heat is not None:
             self._heat.assign(wp.array(np.asarray(heat, np.float32), device=self.device))
 
     def divergence(self) -> np.ndarray:
         """Velocity divergence per cell (1/s)."""
-        self._launch(k_divergence, self.shape, [self._u, self._v, self._w, self._walls, self._ground, self._div])
+        self._launch(k_divergence, self._cells(), [self._u, self._v, self._w, self._walls, self._ground, self._div])
         return self._div.numpy() / self.voxel_size
 
     def emit(self, events: Iterable[Event], dt: float) -> None:
@@ -742,6 +758,7 @@ class DustSolver:
     def step(self, dt: float) -> None:
         """Advance the flow by dt seconds."""
         dt_h = dt / self.voxel_size
+        self._fit_box()
         self._add_forces(dt)
         self.project()
         self._cell_velocity()
@@ -753,48 +770,105 @@ class DustSolver:
     def project(self) -> None:
         """Make the velocity divergence-free, except where bursts expand the air
         (open sides: p = 0 on the face; walls and ground: no flow through)."""
-        self._launch(k_divergence, self.shape, [self._u, self._v, self._w, self._walls, self._ground, self._div])
-        self._launch(k_subtract, self.shape, [self._div, self._expand])
+        self._launch(k_divergence, self._cells(), [self._u, self._v, self._w, self._walls, self._ground, self._div])
+        self._launch(k_subtract, self._cells(), [self._div, self._expand])
+        if not np.all(self._box[1] > self._box[0]):
+            return
         if self._pressure == "spectral":
-            p = spectral_pressure(self._div.numpy(), bool(self._walls), bool(self._ground))
-            self._pressure_grid.assign(wp.array(p, device=self.device))
+            self._solve_spectral()
         else:
             for _ in range(self.pressure_iterations):
                 for parity in (0, 1):
                     self._launch(
                         k_red_black,
-                        self.shape,
-                        [self._pressure_grid, self._div, parity, self._sor, self._walls, self._ground],
+                        self._cells(),
+                        [
+                            self._pressure_grid,
+                            self._div,
+                            parity,
+                            self._sor,
+                            self._walls,
+                            self._ground,
+                            *self._box_vecs(),
+                        ],
                     )
-        nx, ny, nz = self.shape
         self._launch(
             k_subtract_gradient,
-            (nx + 1, ny + 1, nz + 1),
-            [self._pressure_grid, self._walls, self._ground, self._u, self._v, self._w],
+            self._faces(),
+            [self._pressure_grid, self._walls, self._ground, *self._box_vecs(), self._u, self._v, self._w],
         )
 
+    def _solve_spectral(self) -> None:
+        """Exact pressure in the active box (its open faces: p = 0; the ground: closed)."""
+        lo, hi = self._box
+        box = tuple(slice(a, b) for a, b in zip(lo, hi))
+        ground = bool(self._ground) and lo[2] == 0
+        if self.device == "cpu":  # numpy views share the arrays' memory
+            self._pressure_grid.numpy()[box] = spectral_pressure(self._div.numpy()[box], bool(self._walls), ground)
+        else:  # the whole grid (see __init__)
+            p = spectral_pressure(self._div.numpy(), bool(self._walls), ground)
+            self._pressure_grid.assign(wp.array(p, device=self.device))
+
     # ------------------------------------------------------------ internals
-    def _launch(self, kernel, dim, inputs) -> None:
-        """Launch a grid kernel. Warp runs a CPU launch on one thread (and releases the
-        GIL), so on the CPU the grid's x range is split into bands launched from
-        worker threads: every core works, and each cell is still written by exactly
-        one thread in the same way (deterministic)."""
-        if kernel in (k_splat_scalars, k_splat_velocity):
-            wp.launch(kernel, dim=dim, inputs=inputs, device=self.device)
+    def _cells(self) -> tuple[np.ndarray, tuple]:
+        """(origin, extent) of the active box's cells."""
+        lo, hi = self._box
+        return lo, tuple(int(x) for x in hi - lo)
+
+    def _faces(self, axis: int | None = None) -> tuple[np.ndarray, tuple]:
+        """(origin, extent) of the active box's faces normal to `axis` (all axes: one wider on each)."""
+        lo, hi = self._box
+        extent = hi - lo + (1 if axis is None else np.eye(3, dtype=int)[axis])
+        return lo, tuple(int(x) for x in extent)
+
+    def _box_vecs(self) -> tuple[wp.vec3i, wp.vec3i]:
+        return wp.vec3i(*map(int, self._box[0])), wp.vec3i(*map(int, self._box[1]))
+
+    def _grow_box(self, lo, hi) -> None:
+        """Widen the active box to hold cells lo..hi-1 (clipped to the grid); it never shrinks."""
+        if not np.all(np.asarray(hi) > np.asarray(lo)):
             return
+        lo, hi = np.maximum(lo, 0), np.minimum(hi, self.shape)
+        if np.all(self._box[1] > self._box[0]):
+            lo, hi = np.minimum(lo, self._box[0]), np.maximum(hi, self._box[1])
+        self._box = np.array([lo, hi], int)
+
+    def _fit_box(self) -> None:
+        """Grow the active box to the dust and heat in it plus the margin."""
+        if not self._active or not np.all(self._box[1] > self._box[0]):
+            return
+        box = tuple(slice(a, b) for a, b in zip(*self._box))
+        busy = (self._rho.numpy()[box] > ACTIVE_DENSITY) | (self._heat.numpy()[box] > ACTIVE_DENSITY)
+        span = [np.flatnonzero(busy.any(axis=tuple(b for b in range(3) if b != a))) for a in range(3)]
+        if any(len(x) == 0 for x in span):
+            return
+        first = np.array([x[0] for x in span]) + self._box[0]
+        last = np.array([x[-1] for x in span]) + self._box[0]
+        self._grow_box(first - self._margin, last + 1 + self._margin)
+
+    def _launch(self, kernel, block, inputs) -> None:
+        """Launch a grid kernel over block = (origin, extent) (the kernel's last input
+        is its origin). Warp runs a CPU launch on one thread (and releases the GIL), so
+        on the CPU the x range is split into bands launched from worker threads: every
+        core works, and each cell is still written by exactly one thread in the same
+        way (deterministic)."""
+        origin, dim = block
+        if min(dim) <= 0:
+            return
+        x0 = int(origin[0])
         bands = _band_edges(dim[0]) if self.device == "cpu" else [0, dim[0]]
-        first = (bands[1] - bands[0], *dim[1:])
-        wp.launch(kernel, dim=first, inputs=[*inputs, 0], device=self.device)  # also loads the module
-        if len(bands) > 2:
-            jobs = [
-                _POOL.submit(wp.launch, kernel, dim=(b - a, *dim[1:]), inputs=[*inputs, a], device=self.device)
-                for a, b in zip(bands[1:-1], bands[2:])
-            ]
-            for job in jobs:
-                job.result()
+
+        def launch(a: int, b: int) -> None:
+            o = wp.vec3i(x0 + a, int(origin[1]), int(origin[2]))
+            wp.launch(kernel, dim=(b - a, *dim[1:]), inputs=[*inputs, o], device=self.device)
+
+        launch(bands[0], bands[1])  # also loads the module
+        jobs = [_POOL.submit(launch, a, b) for a, b in zip(bands[1:-1], bands[2:])]
+        for job in jobs:
+            job.result()
 
     def _cell_velocity(self) -> None:
-        self._launch(k_cell_velocity, self.shape, [self._u, self._v, self._w, wp.vec3(*self.wind), self._vec_a])
+        self._launch(k_cell_velocity, self._cells(), [self._u, self._v, self._w, wp.vec3(*self.wind), self._vec_a])
 
     def _advect_scalars(self, dt_h: float, decay: wp.vec2) -> None:
         """Advect density and heat, then rescale the density so that its total
@@ -806,23 +880,27 @@ class DustSolver:
         after = float(self._rho.numpy().sum())
         if before > 0.0 and after > 0.0:
             scale = min(max(target / after, 1.0 / MAX_MASS_FIX), MAX_MASS_FIX)
-            self._launch(k_scale, self.shape, [self._rho, scale])
+            self._launch(k_scale, self._cells(), [self._rho, scale])
 
     def _outflow(self, dt_h: float) -> float:
         """Density sum leaving through open sides over one step (upwind)."""
         if self._walls:
             return 0.0
-        rho = self._rho.numpy()
-        u, v, w = (a.numpy() + wind for a, wind in zip((self._u, self._v, self._w), self.wind))
-        faces = [
-            (rho[0], -u[0]),
-            (rho[-1], u[-1]),
-            (rho[:, 0], -v[:, 0]),
-            (rho[:, -1], v[:, -1]),
-            (rho[:, :, -1], w[:, :, -1]),
-        ]
-        if not self._ground:
-            faces.append((rho[:, :, 0], -w[:, :, 0]))
+        rho, (u, v, w) = self._rho.numpy(), (a.numpy() for a in (self._u, self._v, self._w))
+        (lo, hi), n, (wx, wy, wz) = self._box, self.shape, self.wind
+        faces = []  # only sides the active box reaches can have dust at them
+        if lo[0] == 0:
+            faces.append((rho[0], -(u[0] + wx)))
+        if hi[0] == n[0]:
+            faces.append((rho[-1], u[-1] + wx))
+        if lo[1] == 0:
+            faces.append((rho[:, 0], -(v[:, 0] + wy)))
+        if hi[1] == n[1]:
+            faces.append((rho[:, -1], v[:, -1] + wy))
+        if hi[2] == n[2]:
+            faces.append((rho[:, :, -1], w[:, :, -1] + wz))
+        if not self._ground and lo[2] == 0:
+            faces.append((rho[:, :, 0], -(w[:, :, 0] + wz)))
         return dt_h * float(sum((r * np.maximum(out, 0.0)).sum() for r, out in faces))
 
     def _transport_scalars(self, dt_h: float, decay: wp.vec2) -> None:
@@ -834,7 +912,7 @@ class DustSolver:
         dilute = 0.0 if self.maccormack else 1.0
         self._launch(
             k_advect_pair,
-            self.shape,
+            self._cells(),
             [
                 self._rho,
                 self._heat,
@@ -857,12 +935,12 @@ class DustSolver:
             return
         self._launch(
             k_advect_pair,
-            self.shape,
+            self._cells(),
             [fa, fb, vel, -dt_h, wp.vec2(1.0, 1.0), n, 0, self._ground, self._expand, 0.0, ba, bb, self._vec_c],
         )
         self._launch(
             k_maccormack_pair,
-            self.shape,
+            self._cells(),
             [self._rho, self._heat, fa, fb, ba, bb, self._vec_b, decay, self._expand, dt_h, oa, ob],
         )
         self._scratch = [fa, fb, ba, bb, self._rho, self._heat]
@@ -872,17 +950,17 @@ class DustSolver:
         fields = (self._u, self._v, self._w)
         outs = self._vel_tmp
         for axis, (field, out) in enumerate(zip(fields, outs)):
-            self._launch(k_advect_face, field.shape, [field, axis, self._vec_a, dt_h, self._walls, self._ground, out])
+            block = self._faces(axis)
+            self._launch(k_advect_face, block, [field, axis, self._vec_a, dt_h, self._walls, self._ground, out])
         self._vel_tmp = list(fields)
         self._u, self._v, self._w = outs
 
     def _add_forces(self, dt: float) -> None:
-        nx, ny, nz = self.shape
         self._cell_velocity()
-        self._launch(k_curl, self.shape, [self._vec_a, self.voxel_size, self._vec_b])
+        self._launch(k_curl, self._cells(), [self._vec_a, self.voxel_size, self._vec_b])
         self._launch(
             k_forces,
-            self.shape,
+            self._cells(),
             [
                 self._vec_b,
                 self._rho,
@@ -893,7 +971,7 @@ class DustSolver:
                 self._vec_a,
             ],
         )
-        self._launch(k_apply_forces, (nx + 1, ny + 1, nz + 1), [self._vec_a, dt, self._u, self._v, self._w])
+        self._launch(k_apply_forces, self._faces(), [self._vec_a, dt, self._u, self._v, self._w])
 
     def _noise_seed(self) -> int:
         return (self.seed * 1_000_003 + self._events_seen * 7919) % (2**31 - 1)
@@ -918,12 +996,14 @@ class DustSolver:
         # displaced air (m^3) over dt as outflow per cell, in face-velocity units
         air = self.expansion * energy * share / dt
         expand = air * h / (BALL_INTEGRAL * (2 * radius) ** 3)
+        self._grow_box(lo, hi)
         origin, dims = wp.vec3i(*map(int, lo)), tuple(int(x) for x in hi - lo)
         centre_c = wp.vec3(*map(float, c))
-        self._launch(
+        wp.launch(
             k_splat_scalars,
-            dims,
-            [
+            dim=dims,
+            device=self.device,
+            inputs=[
                 origin,
                 centre_c,
                 r,
@@ -939,10 +1019,11 @@ class DustSolver:
         )
         spread = event.kind == "impact" and near_ground
         push = min(0.6 * event.speed, 15.0) if spread else min(0.15 * event.speed, 6.0)
-        self._launch(
+        wp.launch(
             k_splat_velocity,
-            tuple(d + 1 for d in dims),
-            [origin, centre_c, r, push, int(spread), self._walls, self._ground, self._u, self._v, self._w],
+            dim=tuple(d + 1 for d in dims),
+            device=self.device,
+            inputs=[origin, centre_c, r, push, int(spread), self._walls, self._ground, self._u, self._v, self._w],
         )
 
 
