@@ -206,24 +206,26 @@ def k_advect_pair(
     outflow: int,
     ground: int,
     expand: wp.array3d(dtype=float),
-    dilute: float,
+    dilute: wp.vec2,
     out_a: wp.array3d(dtype=float),
     out_b: wp.array3d(dtype=float),
     trace: wp.array3d(dtype=wp.vec3),
     o: wp.vec3i,
 ):
     """Semi-Lagrangian advection of two cell-centred scalars along one trace;
-    the traced-back position is kept for the MacCormack limiter. With dilute=1
-    both thin out where bursts expand the air, so dust mass is conserved."""
+    the traced-back position is kept for the MacCormack step and the face
+    velocities. A scalar with dilute=1 thins out where bursts expand the air,
+    so dust mass is conserved (the MacCormack step dilutes its own)."""
     i, j, k = wp.tid()
     i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
     q = backtrace(vel, i, j, k, dt_h)
     trace[i, j, k] = q
-    keep = wp.exp(-dilute * dt_h * expand[i, j, k])
+    rate = -dt_h * expand[i, j, k]
+    keep = wp.vec2(wp.exp(rate * dilute[0]), wp.exp(rate * dilute[1]))
     if outflow == 1 and outside(q, n, ground):
-        keep = 0.0  # clean air flows in through open sides
-    out_a[i, j, k] = sample(a, q, OFF_C) * decay[0] * keep
-    out_b[i, j, k] = sample(b, q, OFF_C) * decay[1] * keep
+        keep = wp.vec2(0.0, 0.0)  # clean air flows in through open sides
+    out_a[i, j, k] = sample(a, q, OFF_C) * decay[0] * keep[0]
+    out_b[i, j, k] = sample(b, q, OFF_C) * decay[1] * keep[1]
 
 
 @wp.func
@@ -249,17 +251,14 @@ def limited(f: wp.array3d(dtype=float), fwd: float, back: float, value: float, q
 
 
 @wp.kernel
-def k_maccormack_pair(
-    a: wp.array3d(dtype=float),
-    b: wp.array3d(dtype=float),
-    fwd_a: wp.array3d(dtype=float),
-    fwd_b: wp.array3d(dtype=float),
+def k_maccormack(
+    f: wp.array3d(dtype=float),
+    fwd: wp.array3d(dtype=float),
     trace: wp.array3d(dtype=wp.vec3),
-    decay: wp.vec2,
+    decay: float,
     expand: wp.array3d(dtype=float),
     dt_h: float,
-    out_a: wp.array3d(dtype=float),
-    out_b: wp.array3d(dtype=float),
+    out: wp.array3d(dtype=float),
     o: wp.vec3i,
 ):
     """MacCormack step: the forward result carried back over dt (along the forward
@@ -271,10 +270,7 @@ def k_maccormack_pair(
     q = trace[i, j, k]
     ahead = 2.0 * (wp.vec3(float(i), float(j), float(k)) + OFF_C) - q
     keep = wp.exp(-dt_h * expand[i, j, k])
-    back_a = sample(fwd_a, ahead, OFF_C)
-    back_b = sample(fwd_b, ahead, OFF_C)
-    out_a[i, j, k] = keep * limited(a, fwd_a[i, j, k], back_a, a[i, j, k], q, decay[0])
-    out_b[i, j, k] = keep * limited(b, fwd_b[i, j, k], back_b, b[i, j, k], q, decay[1])
+    out[i, j, k] = keep * limited(f, fwd[i, j, k], sample(fwd, ahead, OFF_C), f[i, j, k], q, decay)
 
 
 @wp.kernel
@@ -299,23 +295,43 @@ def clamped(i: int, n: int) -> int:
     return wp.clamp(i, 0, n - 1)
 
 
+@wp.func
+def face_mean(
+    u: wp.array3d(dtype=float), v: wp.array3d(dtype=float), w: wp.array3d(dtype=float), i: int, j: int, k: int
+):
+    """Cell-centred velocity from the faces (the wind is uniform, so curl ignores it)."""
+    return 0.5 * wp.vec3(u[i, j, k] + u[i + 1, j, k], v[i, j, k] + v[i, j + 1, k], w[i, j, k] + w[i, j, k + 1])
+
+
 @wp.kernel
-def k_curl(vel: wp.array3d(dtype=wp.vec3), h: float, out: wp.array3d(dtype=wp.vec3), o: wp.vec3i):
+def k_curl(
+    u: wp.array3d(dtype=float),
+    v: wp.array3d(dtype=float),
+    w: wp.array3d(dtype=float),
+    h: float,
+    out: wp.array3d(dtype=wp.vec3),
+    spin: wp.array3d(dtype=float),
+    o: wp.vec3i,
+):
+    """Vorticity per cell and its magnitude (read six times by the confinement)."""
     i, j, k = wp.tid()
     i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
-    nx, ny, nz = vel.shape[0], vel.shape[1], vel.shape[2]
+    nx, ny, nz = out.shape[0], out.shape[1], out.shape[2]
     ia, ib = clamped(i - 1, nx), clamped(i + 1, nx)
     j0, j1 = clamped(j - 1, ny), clamped(j + 1, ny)
     k0, k1 = clamped(k - 1, nz), clamped(k + 1, nz)
-    ddx = (vel[ib, j, k] - vel[ia, j, k]) / (float(ib - ia) * h)
-    ddy = (vel[i, j1, k] - vel[i, j0, k]) / (float(j1 - j0) * h)
-    ddz = (vel[i, j, k1] - vel[i, j, k0]) / (float(k1 - k0) * h)
-    out[i, j, k] = wp.vec3(ddy[2] - ddz[1], ddz[0] - ddx[2], ddx[1] - ddy[0])
+    ddx = (face_mean(u, v, w, ib, j, k) - face_mean(u, v, w, ia, j, k)) / (float(ib - ia) * h)
+    ddy = (face_mean(u, v, w, i, j1, k) - face_mean(u, v, w, i, j0, k)) / (float(j1 - j0) * h)
+    ddz = (face_mean(u, v, w, i, j, k1) - face_mean(u, v, w, i, j, k0)) / (float(k1 - k0) * h)
+    omega = wp.vec3(ddy[2] - ddz[1], ddz[0] - ddx[2], ddx[1] - ddy[0])
+    out[i, j, k] = omega
+    spin[i, j, k] = wp.length(omega)
 
 
 @wp.kernel
 def k_forces(
     omega: wp.array3d(dtype=wp.vec3),
+    spin: wp.array3d(dtype=float),
     density: wp.array3d(dtype=float),
     heat: wp.array3d(dtype=float),
     eps_h: float,
@@ -328,9 +344,9 @@ def k_forces(
     i, j, k = wp.tid()
     i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
     nx, ny, nz = omega.shape[0], omega.shape[1], omega.shape[2]
-    gx = wp.length(omega[clamped(i + 1, nx), j, k]) - wp.length(omega[clamped(i - 1, nx), j, k])
-    gy = wp.length(omega[i, clamped(j + 1, ny), k]) - wp.length(omega[i, clamped(j - 1, ny), k])
-    gz = wp.length(omega[i, j, clamped(k + 1, nz)]) - wp.length(omega[i, j, clamped(k - 1, nz)])
+    gx = spin[clamped(i + 1, nx), j, k] - spin[clamped(i - 1, nx), j, k]
+    gy = spin[i, clamped(j + 1, ny), k] - spin[i, clamped(j - 1, ny), k]
+    gz = spin[i, j, clamped(k + 1, nz)] - spin[i, j, clamped(k - 1, nz)]
     grad = wp.vec3(gx, gy, gz)
     normal = grad / (wp.length(grad) + 1.0e-6)
     force = eps_h * wp.cross(normal, omega[i, j, k])
@@ -630,15 +646,15 @@ def spectral_pressure(div: np.ndarray, walls: bool, ground: bool, workers: int =
     shape = div.shape
     closed = [(walls, walls), (walls, walls), (walls or ground, walls)]
     axes = [_spectral_axis(shape[a], *closed[a]) for a in range(3)]
-    coef = np.asarray(div, np.float64)
+    coef = np.asarray(div, np.float32)  # single precision: pressure feeds float32 velocities
     for a, (kind, typ, _) in enumerate(axes):
         coef = getattr(sfft, kind)(coef, type=typ, axis=a, norm="ortho", workers=workers)
     lam = axes[0][2][:, None, None] + axes[1][2][None, :, None] + axes[2][2][None, None, :]
     lam[lam == 0.0] = np.inf  # closed box: drop the constant mode
-    coef /= lam
+    coef *= (1.0 / lam).astype(np.float32)
     for a, (kind, typ, _) in reversed(list(enumerate(axes))):
         coef = getattr(sfft, "i" + kind)(coef, type=typ, axis=a, norm="ortho", workers=workers)
-    return coef.astype(np.float32)
+    return coef.astype(np.float32, copy=False)
 
 
 # ------------------------------------------------------------------ solver
@@ -723,9 +739,9 @@ class DustSolver:
 
         self._rho, self._heat = zeros(self.shape), zeros(self.shape)
         self._u, self._v, self._w = zeros((nx + 1, ny, nz)), zeros((nx, ny + 1, nz)), zeros((nx, ny, nz + 1))
-        self._scratch = [zeros(self.shape) for _ in range(4)]
+        self._scratch = [zeros(self.shape) for _ in range(3)]
         self._vel_tmp = [zeros(a.shape) for a in (self._u, self._v, self._w)]
-        self._pressure_grid, self._div, self._expand = (zeros(self.shape) for _ in range(3))
+        self._pressure_grid, self._div, self._expand, self._spin = (zeros(self.shape) for _ in range(4))
         self._vec_a, self._vec_b = (zeros(self.shape, wp.vec3) for _ in range(2))
 
     # -------------------------------------------------------------- public
@@ -854,6 +870,10 @@ class DustSolver:
         lo, hi = np.maximum(lo, 0), np.minimum(hi, self.shape)
         if np.all(self._box[1] > self._box[0]):
             lo, hi = np.minimum(lo, self._box[0]), np.maximum(hi, self._box[1])
+        for a, n in enumerate(self.shape):  # sizes the FFTs are fast at (a prime one is 3x slower)
+            want = min(sfft.next_fast_len(int(hi[a] - lo[a]), real=True), n)
+            hi[a] = min(n, lo[a] + want)
+            lo[a] = hi[a] - want
         self._box = np.array([lo, hi], int)
 
     def _fit_box(self) -> None:
@@ -927,42 +947,36 @@ class DustSolver:
         return dt_h * float(sum((r * np.maximum(out, 0.0)).sum() for r, out in faces))
 
     def _transport_scalars(self, dt_h: float, decay: wp.vec2) -> None:
-        """MacCormack (or plain semi-Lagrangian) advection of density and heat."""
+        """MacCormack (or plain semi-Lagrangian) advection of density; heat, smooth and
+        unseen, is always semi-Lagrangian."""
         n = wp.vec3(*map(float, self.shape))
-        outflow = 1 - self._walls
-        fa, fb, oa, ob = self._scratch
-        vel = self._vec_a
-        dilute = 0.0 if self.maccormack else 1.0
+        fwd, heat, out = self._scratch
+        dilute = wp.vec2(0.0 if self.maccormack else 1.0, 1.0)
         self._launch(
             k_advect_pair,
             self._cells(),
             [
                 self._rho,
                 self._heat,
-                vel,
+                self._vec_a,
                 dt_h,
                 decay,
                 n,
-                outflow,
+                1 - self._walls,
                 self._ground,
                 self._expand,
                 dilute,
-                fa,
-                fb,
+                fwd,
+                heat,
                 self._vec_b,
             ],
         )
-        if not self.maccormack:
-            self._scratch = [self._rho, self._heat, oa, ob]
-            self._rho, self._heat = fa, fb
-            return
-        self._launch(
-            k_maccormack_pair,
-            self._cells(),
-            [self._rho, self._heat, fa, fb, self._vec_b, decay, self._expand, dt_h, oa, ob],
-        )
-        self._scratch = [fa, fb, self._rho, self._heat]
-        self._rho, self._heat = oa, ob
+        if self.maccormack:
+            block = self._cells()
+            self._launch(k_maccormack, block, [self._rho, fwd, self._vec_b, decay[0], self._expand, dt_h, out])
+            fwd, out = out, fwd
+        self._scratch = [self._rho, self._heat, out]
+        self._rho, self._heat = fwd, heat
 
     def _advect_velocity(self) -> None:
         """Semi-Lagrangian face velocities along the density's forward traces (so it
@@ -977,13 +991,14 @@ class DustSolver:
         self._u, self._v, self._w = outs
 
     def _add_forces(self, dt: float) -> None:
-        self._cell_velocity()
-        self._launch(k_curl, self._cells(), [self._vec_a, self.voxel_size, self._vec_b])
+        uvw = [self._u, self._v, self._w]
+        self._launch(k_curl, self._cells(), [*uvw, self.voxel_size, self._vec_b, self._spin])
         self._launch(
             k_forces,
             self._cells(),
             [
                 self._vec_b,
+                self._spin,
                 self._rho,
                 self._heat,
                 self.vorticity * self.voxel_size,
