@@ -539,34 +539,30 @@ def falloff(p: wp.vec3, centre: wp.vec3, radius: float) -> float:
     return s * s * s
 
 
-@wp.kernel
-def k_splat_scalars(
-    origin: wp.vec3i,
+@wp.func
+def splat_scalars(
+    i: int,
+    j: int,
+    k: int,
     centre: wp.vec3,
     radius: float,
-    air_radius: float,
-    amount: float,
-    heat_amount: float,
-    expand_amount: float,
+    amounts: wp.vec3,
     seed: int,
     density: wp.array3d(dtype=float),
     heat: wp.array3d(dtype=float),
     expand: wp.array3d(dtype=float),
 ):
-    """Add a noisy (1 - d^2)^3 ball of dust, heat and air expansion (a
-    divergence source for the next projection, over air_radius); radii in cells."""
-    a, b, c = wp.tid()
-    i, j, k = origin[0] + a, origin[1] + b, origin[2] + c
-    if i >= density.shape[0] or j >= density.shape[1] or k >= density.shape[2]:
-        return
+    """Add a noisy (1 - d^2)^3 ball of dust and heat, and air expansion (a divergence
+    source for the next projection) over twice the radius; amounts = (dust, heat,
+    expansion) per cell at the centre, radius in cells."""
     p = wp.vec3(float(i), float(j), float(k)) + OFF_C
-    expand[i, j, k] += expand_amount * falloff(p, centre, air_radius)
+    expand[i, j, k] += amounts[2] * falloff(p, centre, 2.0 * radius)
     f = falloff(p, centre, radius)
     if f > 0.0:
         state = wp.rand_init(seed)
         grain = wp.max(0.0, 1.0 + 0.8 * wp.noise(state, p * (0.7 / radius)))
-        density[i, j, k] += amount * f * grain
-        heat[i, j, k] += heat_amount * f
+        density[i, j, k] += amounts[0] * f * grain
+        heat[i, j, k] += amounts[1] * f
 
 
 @wp.func
@@ -583,9 +579,11 @@ def burst_velocity(p: wp.vec3, centre: wp.vec3, radius: float, speed: float, spr
     return out
 
 
-@wp.kernel
-def k_splat_velocity(
-    origin: wp.vec3i,
+@wp.func
+def splat_velocity(
+    i: int,
+    j: int,
+    k: int,
     centre: wp.vec3,
     radius: float,
     speed: float,
@@ -597,8 +595,6 @@ def k_splat_velocity(
     w: wp.array3d(dtype=float),
 ):
     """Blend face velocities towards the burst's outward flow (never through walls)."""
-    a, b, c = wp.tid()
-    i, j, k = origin[0] + a, origin[1] + b, origin[2] + c
     base = wp.vec3(float(i), float(j), float(k))
     if i < u.shape[0] and j < u.shape[1] and k < u.shape[2]:
         p = base + OFF_U
@@ -621,6 +617,54 @@ def k_splat_velocity(
         w[i, j, k] = face_flux(
             value, k, w.shape[2] - 1, side_closed(2, 0, walls, ground), side_closed(2, 1, walls, ground)
         )
+
+
+@wp.kernel
+def k_splat(
+    offsets: wp.array(dtype=int),
+    origins: wp.array(dtype=wp.vec3i),
+    extents: wp.array(dtype=wp.vec3i),
+    centres: wp.array(dtype=wp.vec3),
+    radii: wp.array(dtype=float),
+    amounts: wp.array(dtype=wp.vec3),
+    seeds: wp.array(dtype=int),
+    pushes: wp.array(dtype=float),
+    spreads: wp.array(dtype=int),
+    start: int,
+    walls: int,
+    ground: int,
+    density: wp.array3d(dtype=float),
+    heat: wp.array3d(dtype=float),
+    expand: wp.array3d(dtype=float),
+    u: wp.array3d(dtype=float),
+    v: wp.array3d(dtype=float),
+    w: wp.array3d(dtype=float),
+):
+    """Every burst's splat in one launch: thread t belongs to the burst e with
+    offsets[e] <= t < offsets[e+1] and walks that burst's faces (its cells and one
+    more on each axis). A CPU launch runs its threads in order, so overlapping
+    bursts add up in burst order, as one launch per burst would (on CUDA it is
+    launched once per burst, from `start`)."""
+    t = wp.tid() + start
+    e = int(0)
+    top = offsets.shape[0] - 1
+    while top - e > 1:  # the last burst starting at or before t
+        mid = (e + top) // 2
+        if offsets[mid] <= t:
+            e = mid
+        else:
+            top = mid
+    cells = extents[e]
+    ny, nz = cells[1] + 1, cells[2] + 1
+    local = t - offsets[e]
+    a = local // (ny * nz)
+    b = (local - a * ny * nz) // nz
+    c = local - a * ny * nz - b * nz
+    i, j, k = origins[e][0] + a, origins[e][1] + b, origins[e][2] + c
+    inside = a < cells[0] and b < cells[1] and c < cells[2]
+    if inside and i < density.shape[0] and j < density.shape[1] and k < density.shape[2]:
+        splat_scalars(i, j, k, centres[e], radii[e], amounts[e], seeds[e], density, heat, expand)
+    splat_velocity(i, j, k, centres[e], radii[e], pushes[e], spreads[e], walls, ground, u, v, w)
 
 
 # ----------------------------------------------------------- spectral solve
@@ -671,7 +715,8 @@ class DustSolver:
     on CUDA) and pressure_iterations (default max(100, 2 x longest axis)),
     maccormack (else plain semi-Lagrangian scalars), amount (dust per event),
     expansion (m^3 of air pushed out per joule of an event's kinetic energy),
-    wind (uniform air flow, m/s, that carries the dust and its eddies)."""
+    wind (uniform air flow, m/s, that carries the dust and its eddies),
+    active_box (False: solve the whole grid on the CPU too, for comparisons)."""
 
     def __init__(
         self,
@@ -694,6 +739,7 @@ class DustSolver:
         maccormack: bool = True,
         amount: float = 1.0,
         expansion: float = 5e-4,
+        active_box: bool = True,
     ):
         if resolution < MIN_CELLS:
             raise SetpieceError(f"dust resolution {resolution} is too small; use at least {MIN_CELLS}")
@@ -716,7 +762,7 @@ class DustSolver:
         # a margin (quiet air beyond it, p = 0 on its open faces). On the CPU it starts empty
         # and skips the still air that fills most of the grid early in a collapse; CUDA
         # and closed boxes always solve the whole grid.
-        self._active = self.device == "cpu" and not closed
+        self._active = active_box and self.device == "cpu" and not closed
         self._margin = max(ACTIVE_MARGIN, math.ceil(resolution * ACTIVE_MARGIN_SHARE))
         self._box = np.zeros((2, 3), int) if self._active else np.array([(0, 0, 0), self.shape])
         self._alloc()
@@ -784,15 +830,14 @@ class DustSolver:
         events that happened during it (an empty list still releases dust)."""
         for event in events:
             self._events_seen += 1
-            self._emitters.append([event, BURST_TIME, self._noise_seed()])
-        still = []
+            burst = self._burst(event, self._noise_seed())
+            if burst is not None:
+                self._emitters.append([burst, BURST_TIME])
+        if dt > 0 and self._emitters:
+            self._splat([em[0] for em in self._emitters], [min(dt, em[1]) / BURST_TIME for em in self._emitters], dt)
         for em in self._emitters:
-            share = min(dt, em[1]) / BURST_TIME
-            self._splat(em[0], share, dt, em[2])
             em[1] -= dt
-            if em[1] > 1e-9:
-                still.append(em)
-        self._emitters = still
+        self._emitters = [em for em in self._emitters if em[1] > 1e-9]
 
     def step(self, dt: float) -> None:
         """Advance the flow by dt seconds."""
@@ -1012,9 +1057,10 @@ class DustSolver:
     def _noise_seed(self) -> int:
         return (self.seed * 1_000_003 + self._events_seen * 7919) % (2**31 - 1)
 
-    def _splat(self, event: Event, share: float, dt: float, noise_seed: int) -> None:
-        """Release `share` of an event's burst: a ball of dust and heat, air
-        expanding from a ball twice as wide, and an outward push."""
+    def _burst(self, event: Event, noise_seed: int) -> tuple | None:
+        """An event's burst, fixed when it starts: a ball of dust and heat, air
+        expanding from a ball twice as wide, and an outward push. None when it
+        makes no dust or lies outside the grid. Amounts are per unit share."""
         h = self.voxel_size
         energy = 0.5 * event.mass * event.speed**2
         dust = DUST_PER_JOULE[event.kind] * energy
@@ -1026,41 +1072,46 @@ class DustSolver:
         c, r = (centre - self._lo) / h, radius / h
         lo = np.maximum(np.floor(c - 2 * r).astype(int), 0)
         hi = np.minimum(np.ceil(c + 2 * r).astype(int) + 1, self.shape)
-        if np.any(hi <= lo) or dust <= 0 or share <= 0 or dt <= 0:
-            return
-        per_cell = share * dust / (BALL_INTEGRAL * radius**3)
-        # displaced air (m^3) over dt as outflow per cell, in face-velocity units
-        air = self.expansion * energy * share / dt
-        expand = air * h / (BALL_INTEGRAL * (2 * radius) ** 3)
-        self._grow_box(lo, hi)
-        origin, dims = wp.vec3i(*map(int, lo)), tuple(int(x) for x in hi - lo)
-        centre_c = wp.vec3(*map(float, c))
-        wp.launch(
-            k_splat_scalars,
-            dim=dims,
-            device=self.device,
-            inputs=[
-                origin,
-                centre_c,
-                r,
-                2 * r,
-                self.amount * per_cell,
-                HEAT_PER_DUST[event.kind] * per_cell,
-                expand,
-                noise_seed,
-                self._rho,
-                self._heat,
-                self._expand,
-            ],
-        )
+        if np.any(hi <= lo) or dust <= 0:
+            return None
+        per_cell = dust / (BALL_INTEGRAL * radius**3)
+        # displaced air (m^3, over the whole burst) as outflow per cell, in face-velocity units x dt
+        air = self.expansion * energy * h / (BALL_INTEGRAL * (2 * radius) ** 3)
         spread = event.kind == "impact" and near_ground
         push = min(0.6 * event.speed, 15.0) if spread else min(0.15 * event.speed, 6.0)
-        wp.launch(
-            k_splat_velocity,
-            dim=tuple(d + 1 for d in dims),
-            device=self.device,
-            inputs=[origin, centre_c, r, push, int(spread), self._walls, self._ground, self._u, self._v, self._w],
-        )
+        amounts = (self.amount * per_cell, HEAT_PER_DUST[event.kind] * per_cell, air)
+        return (tuple(lo), tuple(hi - lo), tuple(c), r, amounts, noise_seed, push, int(spread))
+
+    def _splat(self, bursts: list[tuple], shares: list[float], dt: float) -> None:
+        """Release each burst's share of its dust over dt, all in one launch on the CPU."""
+        lo = np.array([b[0] for b in bursts])
+        extent = np.array([b[1] for b in bursts])
+        self._grow_box(lo.min(axis=0), (lo + extent).max(axis=0))
+        share = np.asarray(shares, np.float32)[:, None]
+        amounts = np.array([b[4] for b in bursts], np.float32) * share * np.array([1.0, 1.0, 1.0 / dt], np.float32)
+        counts = np.prod(extent + 1, axis=1)
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+
+        def arr(values, dtype):
+            return wp.array(values, dtype=dtype, device=self.device)
+
+        inputs = [
+            arr(offsets, int),
+            arr(lo.astype(np.int32), wp.vec3i),
+            arr(extent.astype(np.int32), wp.vec3i),
+            arr(np.array([b[2] for b in bursts], np.float32), wp.vec3),
+            arr(np.array([b[3] for b in bursts], np.float32), float),
+            arr(amounts, wp.vec3),
+            arr(np.array([b[5] for b in bursts], np.int32), int),
+            arr(np.array([b[6] for b in bursts], np.float32), float),
+            arr(np.array([b[7] for b in bursts], np.int32), int),
+        ]
+        fields = [self._walls, self._ground, self._rho, self._heat, self._expand, self._u, self._v, self._w]
+        if self.device == "cpu":
+            wp.launch(k_splat, dim=int(offsets[-1]), inputs=[*inputs, 0, *fields], device=self.device)
+            return
+        for first, count in zip(offsets[:-1], counts):  # one launch per burst keeps the order
+            wp.launch(k_splat, dim=int(count), inputs=[*inputs, int(first), *fields], device=self.device)
 
 
 def simulate_dust(
