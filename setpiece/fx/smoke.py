@@ -397,10 +397,13 @@ def k_divergence(
     w: wp.array3d(dtype=float),
     walls: int,
     ground: int,
+    source: wp.array3d(dtype=float),
+    sourced: float,
     out: wp.array3d(dtype=float),
     o: wp.vec3i,
 ):
-    """Net outflow of each cell in face-velocity units (divergence * h)."""
+    """Net outflow of each cell in face-velocity units (divergence * h), less
+    sourced x the outflow bursts make there (the projection's target)."""
     i, j, k = wp.tid()
     i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
     nx, ny, nz = out.shape[0], out.shape[1], out.shape[2]
@@ -414,6 +417,7 @@ def k_divergence(
         - face_flux(v[i, j, k], j, ny, cy0, cy1)
         + face_flux(w[i, j, k + 1], k + 1, nz, cz0, cz1)
         - face_flux(w[i, j, k], k, nz, cz0, cz1)
+        - sourced * source[i, j, k]
     )
 
 
@@ -422,13 +426,6 @@ def k_scale(a: wp.array3d(dtype=float), s: float, o: wp.vec3i):
     i, j, k = wp.tid()
     i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
     a[i, j, k] *= s
-
-
-@wp.kernel
-def k_subtract(a: wp.array3d(dtype=float), b: wp.array3d(dtype=float), o: wp.vec3i):
-    i, j, k = wp.tid()
-    i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
-    a[i, j, k] -= b[i, j, k]
 
 
 @wp.func
@@ -821,7 +818,8 @@ class DustSolver:
 
     def divergence(self) -> np.ndarray:
         """Velocity divergence per cell (1/s)."""
-        self._launch(k_divergence, self._cells(), [self._u, self._v, self._w, self._walls, self._ground, self._div])
+        inputs = [self._u, self._v, self._w, self._walls, self._ground, self._expand, 0.0, self._div]
+        self._launch(k_divergence, self._cells(), inputs)
         return self._div.numpy() / self.voxel_size
 
     def emit(self, events: Iterable[Event], dt: float) -> None:
@@ -854,8 +852,8 @@ class DustSolver:
     def project(self) -> None:
         """Make the velocity divergence-free, except where bursts expand the air
         (open sides: p = 0 on the face; walls and ground: no flow through)."""
-        self._launch(k_divergence, self._cells(), [self._u, self._v, self._w, self._walls, self._ground, self._div])
-        self._launch(k_subtract, self._cells(), [self._div, self._expand])
+        inputs = [self._u, self._v, self._w, self._walls, self._ground, self._expand, 1.0, self._div]
+        self._launch(k_divergence, self._cells(), inputs)
         if not np.all(self._box[1] > self._box[0]):
             return
         if self._pressure == "spectral":

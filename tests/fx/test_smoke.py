@@ -220,6 +220,16 @@ def test_the_active_box_follows_the_dust_as_the_whole_grid_would():
     assert np.abs(boxed - whole).sum() < 0.02 * whole.sum()
 
 
+def test_a_cloud_drifting_on_the_wind_thins_out():
+    """Carried by the wind it spreads over more cells, its peak falls and no dust is made."""
+    events = [Event(0.0, (-5.0, 0.0, 4.0), 2000.0, 8.0, "break")]
+    frames = list(simulate_dust(events, (-15, -15, 0), (15, 15, 12), 97, 24, 20, device="cpu", wind=(3.0, 0, 0)))
+    early, late = frames[24].density, frames[96].density
+    assert late.max() < 0.5 * early.max()
+    assert (late > 0.01).sum() > 1.2 * (early > 0.01).sum()
+    assert late.sum() <= early.sum()
+
+
 def test_an_implosion_cloud_rises_past_the_roof_line():
     """The small example-like shot, imploded: at some frame the dust's highest dense
     voxel (centre) is above the roof (the active box must let the cloud climb)."""
