@@ -1,16 +1,19 @@
 """Dust: a grid smoke solver sourced from the sim's break and impact events.
 
 Staggered (MAC) grid with cubic voxels, world Z-up in metres. Per step:
-MacCormack advection of dust density and heat, semi-Lagrangian (RK2)
-advection of velocity, buoyancy (heat lifts, dust weighs), vorticity
-confinement, then pressure projection. The ground (z = ground_z) is a closed
-free-slip wall, so dust pushed down rolls outward along it; the other sides
-are open (dust leaves, pressure is zero at the face) unless `closed=True`.
+MacCormack advection of dust density (semi-Lagrangian for heat), RK2
+semi-Lagrangian advection of velocity along the same traces, buoyancy (heat
+lifts, dust weighs), vorticity confinement, then pressure projection. The
+ground (z = ground_z) is a closed free-slip wall, so dust pushed down rolls
+outward along it; the other sides are open (dust leaves, pressure is zero at
+the face) unless `closed=True`.
 
 The kernels are NVIDIA Warp, so the same code runs on the CPU and on CUDA.
 Projection is exact on the CPU (a fast sine/cosine transform Poisson solve,
 scipy.fft) and a fixed number of red-black SOR sweeps on the GPU (or on the
-CPU with pressure="iterative"). Everything is deterministic for a seed.
+CPU with pressure="iterative"). On the CPU the flow is solved only in an
+active box grown around the dust (early in a collapse a small part of the
+grid; quiet air beyond it). Everything is deterministic for a seed.
 """
 
 from __future__ import annotations
