@@ -594,29 +594,33 @@ def splat_velocity(
     v: wp.array3d(dtype=float),
     w: wp.array3d(dtype=float),
 ):
-    """Blend face velocities towards the burst's outward flow (never through walls)."""
+    """Blend face velocities towards the burst's outward flow (never through walls);
+    faces beyond the radius (most of the box, which spans the air's 2 x radius) keep theirs."""
     base = wp.vec3(float(i), float(j), float(k))
     if i < u.shape[0] and j < u.shape[1] and k < u.shape[2]:
         p = base + OFF_U
-        target = burst_velocity(p, centre, radius, speed, spread)[0]
-        value = wp.lerp(u[i, j, k], target, falloff(p, centre, radius))
-        u[i, j, k] = face_flux(
-            value, i, u.shape[0] - 1, side_closed(0, 0, walls, ground), side_closed(0, 1, walls, ground)
-        )
+        f = falloff(p, centre, radius)
+        if f > 0.0:
+            value = wp.lerp(u[i, j, k], burst_velocity(p, centre, radius, speed, spread)[0], f)
+            u[i, j, k] = face_flux(
+                value, i, u.shape[0] - 1, side_closed(0, 0, walls, ground), side_closed(0, 1, walls, ground)
+            )
     if i < v.shape[0] and j < v.shape[1] and k < v.shape[2]:
         p = base + OFF_V
-        target = burst_velocity(p, centre, radius, speed, spread)[1]
-        value = wp.lerp(v[i, j, k], target, falloff(p, centre, radius))
-        v[i, j, k] = face_flux(
-            value, j, v.shape[1] - 1, side_closed(1, 0, walls, ground), side_closed(1, 1, walls, ground)
-        )
+        f = falloff(p, centre, radius)
+        if f > 0.0:
+            value = wp.lerp(v[i, j, k], burst_velocity(p, centre, radius, speed, spread)[1], f)
+            v[i, j, k] = face_flux(
+                value, j, v.shape[1] - 1, side_closed(1, 0, walls, ground), side_closed(1, 1, walls, ground)
+            )
     if i < w.shape[0] and j < w.shape[1] and k < w.shape[2]:
         p = base + OFF_W
-        target = burst_velocity(p, centre, radius, speed, spread)[2]
-        value = wp.lerp(w[i, j, k], target, falloff(p, centre, radius))
-        w[i, j, k] = face_flux(
-            value, k, w.shape[2] - 1, side_closed(2, 0, walls, ground), side_closed(2, 1, walls, ground)
-        )
+        f = falloff(p, centre, radius)
+        if f > 0.0:
+            value = wp.lerp(w[i, j, k], burst_velocity(p, centre, radius, speed, spread)[2], f)
+            w[i, j, k] = face_flux(
+                value, k, w.shape[2] - 1, side_closed(2, 0, walls, ground), side_closed(2, 1, walls, ground)
+            )
 
 
 @wp.kernel
