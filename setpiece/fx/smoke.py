@@ -183,19 +183,22 @@ def k_advect_face(
     walls: int,
     ground: int,
     out: wp.array3d(dtype=float),
+    chunk: int,
+    end: int,
     o: wp.vec3i,
 ):
     """Semi-Lagrangian advection of the face-velocity component along `axis` along
     the cells' traces (faces on closed walls stay zero)."""
-    i, j, k = wp.tid()
-    i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
-    off = OFF_C
-    off[axis] = 0.0
-    index = wp.vec3i(i, j, k)[axis]
-    value = sample(f, face_trace(trace, i, j, k, axis, lo[axis], hi[axis]), off)
-    out[i, j, k] = face_flux(
-        value, index, f.shape[axis] - 1, side_closed(axis, 0, walls, ground), side_closed(axis, 1, walls, ground)
-    )
+    i, j, c = wp.tid()
+    i, j, k0 = i + o[0], j + o[1], o[2] + c * chunk  # this thread's run of k (see DustSolver._launch)
+    for k in range(k0, wp.min(k0 + chunk, end)):
+        off = OFF_C
+        off[axis] = 0.0
+        index = wp.vec3i(i, j, k)[axis]
+        value = sample(f, face_trace(trace, i, j, k, axis, lo[axis], hi[axis]), off)
+        out[i, j, k] = face_flux(
+            value, index, f.shape[axis] - 1, side_closed(axis, 0, walls, ground), side_closed(axis, 1, walls, ground)
+        )
 
 
 @wp.kernel
@@ -213,22 +216,25 @@ def k_advect_pair(
     out_a: wp.array3d(dtype=float),
     out_b: wp.array3d(dtype=float),
     trace: wp.array3d(dtype=wp.vec3),
+    chunk: int,
+    end: int,
     o: wp.vec3i,
 ):
     """Semi-Lagrangian advection of two cell-centred scalars along one trace;
     the traced-back position is kept for the MacCormack step and the face
     velocities. A scalar with dilute=1 thins out where bursts expand the air,
     so dust mass is conserved (the MacCormack step dilutes its own)."""
-    i, j, k = wp.tid()
-    i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
-    q = backtrace(vel, i, j, k, dt_h)
-    trace[i, j, k] = q
-    rate = -dt_h * expand[i, j, k]
-    keep = wp.vec2(wp.exp(rate * dilute[0]), wp.exp(rate * dilute[1]))
-    if outflow == 1 and outside(q, n, ground):
-        keep = wp.vec2(0.0, 0.0)  # clean air flows in through open sides
-    out_a[i, j, k] = sample(a, q, OFF_C) * decay[0] * keep[0]
-    out_b[i, j, k] = sample(b, q, OFF_C) * decay[1] * keep[1]
+    i, j, c = wp.tid()
+    i, j, k0 = i + o[0], j + o[1], o[2] + c * chunk  # this thread's run of k (see DustSolver._launch)
+    for k in range(k0, wp.min(k0 + chunk, end)):
+        q = backtrace(vel, i, j, k, dt_h)
+        trace[i, j, k] = q
+        rate = -dt_h * expand[i, j, k]
+        keep = wp.vec2(wp.exp(rate * dilute[0]), wp.exp(rate * dilute[1]))
+        if outflow == 1 and outside(q, n, ground):
+            keep = wp.vec2(0.0, 0.0)  # clean air flows in through open sides
+        out_a[i, j, k] = sample(a, q, OFF_C) * decay[0] * keep[0]
+        out_b[i, j, k] = sample(b, q, OFF_C) * decay[1] * keep[1]
 
 
 @wp.func
@@ -262,18 +268,21 @@ def k_maccormack(
     expand: wp.array3d(dtype=float),
     dt_h: float,
     out: wp.array3d(dtype=float),
+    chunk: int,
+    end: int,
     o: wp.vec3i,
 ):
     """MacCormack step: the forward result carried back over dt (along the forward
     trace mirrored about the cell centre, exact for a uniform flow and one pass
     cheaper than a second trace) estimates the forward step's error, half of
     which is taken back, limited."""
-    i, j, k = wp.tid()
-    i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
-    q = trace[i, j, k]
-    ahead = 2.0 * (wp.vec3(float(i), float(j), float(k)) + OFF_C) - q
-    keep = wp.exp(-dt_h * expand[i, j, k])
-    out[i, j, k] = keep * limited(f, fwd[i, j, k], sample(fwd, ahead, OFF_C), f[i, j, k], q, decay)
+    i, j, c = wp.tid()
+    i, j, k0 = i + o[0], j + o[1], o[2] + c * chunk  # this thread's run of k (see DustSolver._launch)
+    for k in range(k0, wp.min(k0 + chunk, end)):
+        q = trace[i, j, k]
+        ahead = 2.0 * (wp.vec3(float(i), float(j), float(k)) + OFF_C) - q
+        keep = wp.exp(-dt_h * expand[i, j, k])
+        out[i, j, k] = keep * limited(f, fwd[i, j, k], sample(fwd, ahead, OFF_C), f[i, j, k], q, decay)
 
 
 @wp.kernel
@@ -283,14 +292,17 @@ def k_cell_velocity(
     w: wp.array3d(dtype=float),
     wind: wp.vec3,
     out: wp.array3d(dtype=wp.vec3),
+    chunk: int,
+    end: int,
     o: wp.vec3i,
 ):
     """Cell-centred velocity plus the uniform wind (a uniform flow along the free-slip
     ground is itself a solution, so the solver's own field stays wind-free)."""
-    i, j, k = wp.tid()
-    i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
-    face = 0.5 * wp.vec3(u[i, j, k] + u[i + 1, j, k], v[i, j, k] + v[i, j + 1, k], w[i, j, k] + w[i, j, k + 1])
-    out[i, j, k] = face + wind
+    i, j, c = wp.tid()
+    i, j, k0 = i + o[0], j + o[1], o[2] + c * chunk  # this thread's run of k (see DustSolver._launch)
+    for k in range(k0, wp.min(k0 + chunk, end)):
+        face = 0.5 * wp.vec3(u[i, j, k] + u[i + 1, j, k], v[i, j, k] + v[i, j + 1, k], w[i, j, k] + w[i, j, k + 1])
+        out[i, j, k] = face + wind
 
 
 @wp.func
@@ -314,21 +326,24 @@ def k_curl(
     h: float,
     out: wp.array3d(dtype=wp.vec3),
     spin: wp.array3d(dtype=float),
+    chunk: int,
+    end: int,
     o: wp.vec3i,
 ):
     """Vorticity per cell and its magnitude (read six times by the confinement)."""
-    i, j, k = wp.tid()
-    i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
-    nx, ny, nz = out.shape[0], out.shape[1], out.shape[2]
-    ia, ib = clamped(i - 1, nx), clamped(i + 1, nx)
-    j0, j1 = clamped(j - 1, ny), clamped(j + 1, ny)
-    k0, k1 = clamped(k - 1, nz), clamped(k + 1, nz)
-    ddx = (face_mean(u, v, w, ib, j, k) - face_mean(u, v, w, ia, j, k)) / (float(ib - ia) * h)
-    ddy = (face_mean(u, v, w, i, j1, k) - face_mean(u, v, w, i, j0, k)) / (float(j1 - j0) * h)
-    ddz = (face_mean(u, v, w, i, j, k1) - face_mean(u, v, w, i, j, k0)) / (float(k1 - k0) * h)
-    omega = wp.vec3(ddy[2] - ddz[1], ddz[0] - ddx[2], ddx[1] - ddy[0])
-    out[i, j, k] = omega
-    spin[i, j, k] = wp.length(omega)
+    i, j, c = wp.tid()
+    i, j, k0 = i + o[0], j + o[1], o[2] + c * chunk  # this thread's run of k (see DustSolver._launch)
+    for k in range(k0, wp.min(k0 + chunk, end)):
+        nx, ny, nz = out.shape[0], out.shape[1], out.shape[2]
+        ia, ib = clamped(i - 1, nx), clamped(i + 1, nx)
+        j0, j1 = clamped(j - 1, ny), clamped(j + 1, ny)
+        k0, k1 = clamped(k - 1, nz), clamped(k + 1, nz)
+        ddx = (face_mean(u, v, w, ib, j, k) - face_mean(u, v, w, ia, j, k)) / (float(ib - ia) * h)
+        ddy = (face_mean(u, v, w, i, j1, k) - face_mean(u, v, w, i, j0, k)) / (float(j1 - j0) * h)
+        ddz = (face_mean(u, v, w, i, j, k1) - face_mean(u, v, w, i, j, k0)) / (float(k1 - k0) * h)
+        omega = wp.vec3(ddy[2] - ddz[1], ddz[0] - ddx[2], ddx[1] - ddy[0])
+        out[i, j, k] = omega
+        spin[i, j, k] = wp.length(omega)
 
 
 @wp.kernel
@@ -341,20 +356,23 @@ def k_forces(
     lift: float,
     weight: float,
     out: wp.array3d(dtype=wp.vec3),
+    chunk: int,
+    end: int,
     o: wp.vec3i,
 ):
     """Vorticity confinement eps*h*(N x omega) plus buoyancy, per cell (m/s^2)."""
-    i, j, k = wp.tid()
-    i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
-    nx, ny, nz = omega.shape[0], omega.shape[1], omega.shape[2]
-    gx = spin[clamped(i + 1, nx), j, k] - spin[clamped(i - 1, nx), j, k]
-    gy = spin[i, clamped(j + 1, ny), k] - spin[i, clamped(j - 1, ny), k]
-    gz = spin[i, j, clamped(k + 1, nz)] - spin[i, j, clamped(k - 1, nz)]
-    grad = wp.vec3(gx, gy, gz)
-    normal = grad / (wp.length(grad) + 1.0e-6)
-    force = eps_h * wp.cross(normal, omega[i, j, k])
-    force = force + wp.vec3(0.0, 0.0, lift * heat[i, j, k] - weight * density[i, j, k])
-    out[i, j, k] = force
+    i, j, c = wp.tid()
+    i, j, k0 = i + o[0], j + o[1], o[2] + c * chunk  # this thread's run of k (see DustSolver._launch)
+    for k in range(k0, wp.min(k0 + chunk, end)):
+        nx, ny, nz = omega.shape[0], omega.shape[1], omega.shape[2]
+        gx = spin[clamped(i + 1, nx), j, k] - spin[clamped(i - 1, nx), j, k]
+        gy = spin[i, clamped(j + 1, ny), k] - spin[i, clamped(j - 1, ny), k]
+        gz = spin[i, j, clamped(k + 1, nz)] - spin[i, j, clamped(k - 1, nz)]
+        grad = wp.vec3(gx, gy, gz)
+        normal = grad / (wp.length(grad) + 1.0e-6)
+        force = eps_h * wp.cross(normal, omega[i, j, k])
+        force = force + wp.vec3(0.0, 0.0, lift * heat[i, j, k] - weight * density[i, j, k])
+        out[i, j, k] = force
 
 
 @wp.kernel
@@ -364,18 +382,21 @@ def k_apply_forces(
     u: wp.array3d(dtype=float),
     v: wp.array3d(dtype=float),
     w: wp.array3d(dtype=float),
+    chunk: int,
+    end: int,
     o: wp.vec3i,
 ):
     """Average cell forces onto faces (edge faces take their one cell)."""
-    i, j, k = wp.tid()
-    i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
-    nx, ny, nz = force.shape[0], force.shape[1], force.shape[2]
-    if j < ny and k < nz:
-        u[i, j, k] += dt * 0.5 * (force[clamped(i - 1, nx), j, k][0] + force[clamped(i, nx), j, k][0])
-    if i < nx and k < nz:
-        v[i, j, k] += dt * 0.5 * (force[i, clamped(j - 1, ny), k][1] + force[i, clamped(j, ny), k][1])
-    if i < nx and j < ny:
-        w[i, j, k] += dt * 0.5 * (force[i, j, clamped(k - 1, nz)][2] + force[i, j, clamped(k, nz)][2])
+    i, j, c = wp.tid()
+    i, j, k0 = i + o[0], j + o[1], o[2] + c * chunk  # this thread's run of k (see DustSolver._launch)
+    for k in range(k0, wp.min(k0 + chunk, end)):
+        nx, ny, nz = force.shape[0], force.shape[1], force.shape[2]
+        if j < ny and k < nz:
+            u[i, j, k] += dt * 0.5 * (force[clamped(i - 1, nx), j, k][0] + force[clamped(i, nx), j, k][0])
+        if i < nx and k < nz:
+            v[i, j, k] += dt * 0.5 * (force[i, clamped(j - 1, ny), k][1] + force[i, clamped(j, ny), k][1])
+        if i < nx and j < ny:
+            w[i, j, k] += dt * 0.5 * (force[i, j, clamped(k - 1, nz)][2] + force[i, j, clamped(k, nz)][2])
 
 
 @wp.func
@@ -403,32 +424,36 @@ def k_divergence(
     source: wp.array3d(dtype=float),
     sourced: float,
     out: wp.array3d(dtype=float),
+    chunk: int,
+    end: int,
     o: wp.vec3i,
 ):
     """Net outflow of each cell in face-velocity units (divergence * h), less
     sourced x the outflow bursts make there (the projection's target)."""
-    i, j, k = wp.tid()
-    i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
-    nx, ny, nz = out.shape[0], out.shape[1], out.shape[2]
-    cx0, cx1 = side_closed(0, 0, walls, ground), side_closed(0, 1, walls, ground)
-    cy0, cy1 = side_closed(1, 0, walls, ground), side_closed(1, 1, walls, ground)
-    cz0, cz1 = side_closed(2, 0, walls, ground), side_closed(2, 1, walls, ground)
-    out[i, j, k] = (
-        face_flux(u[i + 1, j, k], i + 1, nx, cx0, cx1)
-        - face_flux(u[i, j, k], i, nx, cx0, cx1)
-        + face_flux(v[i, j + 1, k], j + 1, ny, cy0, cy1)
-        - face_flux(v[i, j, k], j, ny, cy0, cy1)
-        + face_flux(w[i, j, k + 1], k + 1, nz, cz0, cz1)
-        - face_flux(w[i, j, k], k, nz, cz0, cz1)
-        - sourced * source[i, j, k]
-    )
+    i, j, c = wp.tid()
+    i, j, k0 = i + o[0], j + o[1], o[2] + c * chunk  # this thread's run of k (see DustSolver._launch)
+    for k in range(k0, wp.min(k0 + chunk, end)):
+        nx, ny, nz = out.shape[0], out.shape[1], out.shape[2]
+        cx0, cx1 = side_closed(0, 0, walls, ground), side_closed(0, 1, walls, ground)
+        cy0, cy1 = side_closed(1, 0, walls, ground), side_closed(1, 1, walls, ground)
+        cz0, cz1 = side_closed(2, 0, walls, ground), side_closed(2, 1, walls, ground)
+        out[i, j, k] = (
+            face_flux(u[i + 1, j, k], i + 1, nx, cx0, cx1)
+            - face_flux(u[i, j, k], i, nx, cx0, cx1)
+            + face_flux(v[i, j + 1, k], j + 1, ny, cy0, cy1)
+            - face_flux(v[i, j, k], j, ny, cy0, cy1)
+            + face_flux(w[i, j, k + 1], k + 1, nz, cz0, cz1)
+            - face_flux(w[i, j, k], k, nz, cz0, cz1)
+            - sourced * source[i, j, k]
+        )
 
 
 @wp.kernel
-def k_scale(a: wp.array3d(dtype=float), s: float, o: wp.vec3i):
-    i, j, k = wp.tid()
-    i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
-    a[i, j, k] *= s
+def k_scale(a: wp.array3d(dtype=float), s: float, chunk: int, end: int, o: wp.vec3i):
+    i, j, c = wp.tid()
+    i, j, k0 = i + o[0], j + o[1], o[2] + c * chunk  # this thread's run of k (see DustSolver._launch)
+    for k in range(k0, wp.min(k0 + chunk, end)):
+        a[i, j, k] *= s
 
 
 @wp.func
@@ -463,23 +488,26 @@ def k_red_black(
     ground: int,
     lo: wp.vec3i,
     hi: wp.vec3i,
+    chunk: int,
+    end: int,
     o: wp.vec3i,
 ):
-    i, j, k = wp.tid()
-    i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
-    if (i + j + k) % 2 != parity:
-        return
-    n = wp.vec3i(p.shape[0], p.shape[1], p.shape[2])
-    acc = wp.vec2(0.0, 0.0)
-    acc += neighbour(p, i - 1, j, k, i > lo[0], box_closed(0, 0, lo, hi, n, walls, ground))
-    acc += neighbour(p, i + 1, j, k, i < hi[0] - 1, box_closed(0, 1, lo, hi, n, walls, ground))
-    acc += neighbour(p, i, j - 1, k, j > lo[1], box_closed(1, 0, lo, hi, n, walls, ground))
-    acc += neighbour(p, i, j + 1, k, j < hi[1] - 1, box_closed(1, 1, lo, hi, n, walls, ground))
-    acc += neighbour(p, i, j, k - 1, k > lo[2], box_closed(2, 0, lo, hi, n, walls, ground))
-    acc += neighbour(p, i, j, k + 1, k < hi[2] - 1, box_closed(2, 1, lo, hi, n, walls, ground))
-    if acc[1] > 0.0:
-        gauss_seidel = (acc[0] - div[i, j, k]) / acc[1]
-        p[i, j, k] = wp.lerp(p[i, j, k], gauss_seidel, sor)
+    i, j, c = wp.tid()
+    i, j, k0 = i + o[0], j + o[1], o[2] + c * chunk  # this thread's run of k (see DustSolver._launch)
+    for k in range(k0, wp.min(k0 + chunk, end)):
+        if (i + j + k) % 2 != parity:
+            continue
+        n = wp.vec3i(p.shape[0], p.shape[1], p.shape[2])
+        acc = wp.vec2(0.0, 0.0)
+        acc += neighbour(p, i - 1, j, k, i > lo[0], box_closed(0, 0, lo, hi, n, walls, ground))
+        acc += neighbour(p, i + 1, j, k, i < hi[0] - 1, box_closed(0, 1, lo, hi, n, walls, ground))
+        acc += neighbour(p, i, j - 1, k, j > lo[1], box_closed(1, 0, lo, hi, n, walls, ground))
+        acc += neighbour(p, i, j + 1, k, j < hi[1] - 1, box_closed(1, 1, lo, hi, n, walls, ground))
+        acc += neighbour(p, i, j, k - 1, k > lo[2], box_closed(2, 0, lo, hi, n, walls, ground))
+        acc += neighbour(p, i, j, k + 1, k < hi[2] - 1, box_closed(2, 1, lo, hi, n, walls, ground))
+        if acc[1] > 0.0:
+            gauss_seidel = (acc[0] - div[i, j, k]) / acc[1]
+            p[i, j, k] = wp.lerp(p[i, j, k], gauss_seidel, sor)
 
 
 @wp.func
@@ -510,24 +538,27 @@ def k_subtract_gradient(
     u: wp.array3d(dtype=float),
     v: wp.array3d(dtype=float),
     w: wp.array3d(dtype=float),
+    chunk: int,
+    end: int,
     o: wp.vec3i,
 ):
     """Faces lo..hi of the active box (launched one wider than its cells)."""
-    i, j, k = wp.tid()
-    i, j, k = i + o[0], j + o[1], k + o[2]  # this launch's block of the grid (see DustSolver._launch)
-    n = wp.vec3i(p.shape[0], p.shape[1], p.shape[2])
-    if j < hi[1] and k < hi[2]:
-        c_lo, c_hi = box_closed(0, 0, lo, hi, n, walls, ground), box_closed(0, 1, lo, hi, n, walls, ground)
-        g = face_gradient(p[clamped(i - 1, n[0]), j, k], p[clamped(i, n[0]), j, k], i, lo[0], hi[0], c_lo, c_hi)
-        u[i, j, k] = project_face(u[i, j, k], g)
-    if i < hi[0] and k < hi[2]:
-        c_lo, c_hi = box_closed(1, 0, lo, hi, n, walls, ground), box_closed(1, 1, lo, hi, n, walls, ground)
-        g = face_gradient(p[i, clamped(j - 1, n[1]), k], p[i, clamped(j, n[1]), k], j, lo[1], hi[1], c_lo, c_hi)
-        v[i, j, k] = project_face(v[i, j, k], g)
-    if i < hi[0] and j < hi[1]:
-        c_lo, c_hi = box_closed(2, 0, lo, hi, n, walls, ground), box_closed(2, 1, lo, hi, n, walls, ground)
-        g = face_gradient(p[i, j, clamped(k - 1, n[2])], p[i, j, clamped(k, n[2])], k, lo[2], hi[2], c_lo, c_hi)
-        w[i, j, k] = project_face(w[i, j, k], g)
+    i, j, c = wp.tid()
+    i, j, k0 = i + o[0], j + o[1], o[2] + c * chunk  # this thread's run of k (see DustSolver._launch)
+    for k in range(k0, wp.min(k0 + chunk, end)):
+        n = wp.vec3i(p.shape[0], p.shape[1], p.shape[2])
+        if j < hi[1] and k < hi[2]:
+            c_lo, c_hi = box_closed(0, 0, lo, hi, n, walls, ground), box_closed(0, 1, lo, hi, n, walls, ground)
+            g = face_gradient(p[clamped(i - 1, n[0]), j, k], p[clamped(i, n[0]), j, k], i, lo[0], hi[0], c_lo, c_hi)
+            u[i, j, k] = project_face(u[i, j, k], g)
+        if i < hi[0] and k < hi[2]:
+            c_lo, c_hi = box_closed(1, 0, lo, hi, n, walls, ground), box_closed(1, 1, lo, hi, n, walls, ground)
+            g = face_gradient(p[i, clamped(j - 1, n[1]), k], p[i, clamped(j, n[1]), k], j, lo[1], hi[1], c_lo, c_hi)
+            v[i, j, k] = project_face(v[i, j, k], g)
+        if i < hi[0] and j < hi[1]:
+            c_lo, c_hi = box_closed(2, 0, lo, hi, n, walls, ground), box_closed(2, 1, lo, hi, n, walls, ground)
+            g = face_gradient(p[i, j, clamped(k - 1, n[2])], p[i, j, clamped(k, n[2])], k, lo[2], hi[2], c_lo, c_hi)
+            w[i, j, k] = project_face(w[i, j, k], g)
 
 
 @wp.func
@@ -940,20 +971,25 @@ class DustSolver:
         self._grow_box(first - self._margin, last + 1 + self._margin)
 
     def _launch(self, kernel, block, inputs) -> None:
-        """Launch a grid kernel over block = (origin, extent) (the kernel's last input
-        is its origin). Warp runs a CPU launch on one thread (and releases the GIL), so
-        on the CPU the x range is split into bands launched from worker threads: every
-        core works, and each cell is still written by exactly one thread in the same
-        way (deterministic)."""
+        """Launch a grid kernel over block = (origin, extent); its last inputs are the
+        run of k each thread walks (chunk), where k ends, and the origin. Warp runs a
+        CPU launch on one thread (and releases the GIL), so on the CPU the x range is
+        split into bands launched from worker threads: every core works, and each
+        cell is still written by exactly one thread in the same way (deterministic).
+        On the CPU a thread walks a whole column of k: Warp's cost per thread there
+        outweighs most kernels' work per cell (twice as fast); CUDA wants a thread a cell."""
         origin, dim = block
         if min(dim) <= 0:
             return
         x0 = int(origin[0])
         bands = _band_edges(dim[0]) if self.device == "cpu" else [0, dim[0]]
+        chunk = dim[2] if self.device == "cpu" else 1
+        end = int(origin[2]) + dim[2]
 
         def launch(a: int, b: int) -> None:
             o = wp.vec3i(x0 + a, int(origin[1]), int(origin[2]))
-            wp.launch(kernel, dim=(b - a, *dim[1:]), inputs=[*inputs, o], device=self.device)
+            size = (b - a, dim[1], dim[2] // chunk)
+            wp.launch(kernel, dim=size, inputs=[*inputs, chunk, end, o], device=self.device)
 
         launch(bands[0], bands[1])  # also loads the module
         jobs = [_POOL.submit(launch, a, b) for a, b in zip(bands[1:-1], bands[2:])]
