@@ -55,9 +55,10 @@ uniform mat4 view_proj;
 uniform mat4 view_proj_prev;
 in vec3 in_pos; in vec3 in_normal; in vec3 in_color; in float in_part; in float in_exposure;
 in float in_mat; in float in_broken;
-out vec3 v_world; out vec3 v_normal; out vec3 v_color; flat out int v_part; out float v_exposure;
-out vec3 v_rest; out vec3 v_nrest; flat out int v_mat; flat out float v_broken;
-out vec4 v_clip; out vec4 v_clip_prev;
+// per-face values are flat (faces are flat-shaded): no interpolation to pay for
+out vec3 v_world; flat out vec3 v_normal; flat out vec3 v_color; flat out int v_part; out float v_exposure;
+out vec3 v_rest; flat out vec3 v_nrest; flat out int v_mat; flat out float v_broken;
+out vec4 v_clip_prev;
 mat4 part_matrix(sampler2D tex, int part) {
     if (part < 0) return mat4(1.0);
     int col = (part % %COLS%) * 4, row = part / %COLS%;
@@ -74,7 +75,6 @@ void main() {
     // fragments that have left their rest place are out in the open air
     v_part = part; v_exposure = mix(in_exposure, 1.0, clamp(length(world.xyz - in_pos) * 0.12, 0.0, 1.0));
     gl_Position = view_proj * world;
-    v_clip = gl_Position;
 }
 """
 
@@ -94,9 +94,10 @@ uniform vec3 eye;
 uniform vec3 sun_dir; uniform vec3 sun_color;
 uniform vec3 sh[9];
 uniform vec2 viewport;
-in vec3 v_world; in vec3 v_normal; in vec3 v_color; flat in int v_part; in float v_exposure;
-in vec3 v_rest; in vec3 v_nrest; flat in int v_mat; flat in float v_broken;
-in vec4 v_clip; in vec4 v_clip_prev;
+uniform vec2 target_size;  // pixels of the (supersampled) target
+in vec3 v_world; flat in vec3 v_normal; flat in vec3 v_color; flat in int v_part; in float v_exposure;
+in vec3 v_rest; flat in vec3 v_nrest; flat in int v_mat; flat in float v_broken;
+in vec4 v_clip_prev;
 float pcf(sampler2DShadow map, vec3 s, float texel, float bias) {
     // four bilinear-filtered compares: a soft 3x3-texel footprint
     float sum = 0.0;
@@ -118,10 +119,9 @@ float sun_visibility(vec3 n) {
 }
 // the share of sunlight the dust cloud lets through to this point (trilinear over its cells)
 float dust_transmittance(vec3 p) {
-    if (dust_on == 0) return 1.0;
     vec3 u = (p - dust_lo) * dust_scale;
-    if (any(lessThan(u, vec3(0.0))) || any(greaterThan(u, vec3(1.0)))) return 1.0;
-    return texture(dust_shadow, u).r;
+    bool inside = dust_on != 0 && all(greaterThanEqual(u, vec3(0.0))) && all(lessThanEqual(u, vec3(1.0)));
+    return inside ? texture(dust_shadow, u).r : 1.0;
 }
 vec3 sky_radiance(vec3 d) {
     float u = fract(atan(d.x, d.y) / (2.0 * PI));
@@ -138,16 +138,17 @@ float fresnel(float cosv) { return 0.04 + 0.96 * pow(1.0 - clamp(cosv, 0.0, 1.0)
 """
 
 # The opaque pass writes only what the resolve reads: 4 targets, 7 with the final backend's layers.
-# Target 0's alpha is the view depth, 0 where nothing was drawn: the resolve's coverage test, so the
-# other targets need no clearing.
+# What the resolve box-filters (light, coverage, ground shadow, matte) sits in targets cleared to
+# zero, so one bilinear fetch at the centre of a pixel's 2 x 2 samples is their mean; what it
+# point-samples (normal, id, depth, motion) is read only where the first sample was drawn.
 _FRAG = (
     _COMMON
     + GLSL
     + """
-layout(location = 0) out vec4 out_direct;  // sun light and reflections, view depth
-layout(location = 1) out vec4 out_ambient; // sky light before occlusion, part id
-layout(location = 2) out vec4 out_normal;  // world normal, sun visibility (shadow map and dust)
-layout(location = 3) out vec2 out_motion;  // px moved since the last frame (x right, y down)
+layout(location = 0) out vec4 out_direct;  // sun light and reflections, coverage
+layout(location = 1) out vec4 out_ambient; // sky light before occlusion, ground shadow (1 - sun on the ground)
+layout(location = 2) out vec4 out_normal;  // world normal, part id
+layout(location = 3) out vec4 out_motion;  // px moved since the last frame (x right, y down), view depth, matte
 #ifdef LAYERS
 layout(location = 4) out vec4 out_detail;  // textured / base albedo, sun light the dust took (luminance)
 layout(location = 5) out vec4 out_spec;    // reflections (added after lighting)
@@ -162,22 +163,26 @@ void main() {
                           v_broken >= 2.0 ? v_broken - 2.0 : 0.5, window);
     float ndl = max(dot(n, sun_dir), 0.0);
     float dust = dust_transmittance(v_world);
-    float visible = sun_visibility(n) * dust;
+    float shadow_map = sun_visibility(n);
+    float visible = shadow_map * dust;
     // radiometry as in the final backend: Lambert 1/pi on sun irradiance and sky irradiance
-    vec3 direct = albedo * sun_color * ndl * visible / PI;
+    vec3 sun = albedo * sun_color * ndl / PI;
+    vec3 direct = sun * visible;
     vec3 ambient = albedo * sky_irradiance(n) / PI * v_exposure;
     vec3 view_dir = normalize(v_world - eye);
     vec3 r = reflect(view_dir, n);
     float f = fresnel(dot(-view_dir, n));
     vec3 spec = window * f * (sky_radiance(r) + sun_color * visible * pow(max(dot(r, sun_dir), 0.0), 400.0) * 40.0);
-    out_direct = vec4(direct + spec, -(view * vec4(v_world, 1.0)).z);
-    out_ambient = vec4(ambient, float(v_part));
-    out_normal = vec4(n, visible);
+    out_direct = vec4(direct + spec, 1.0);
+    out_ambient = vec4(ambient, v_part < -1 ? 1.0 - visible : 0.0);
+    out_normal = vec4(n, float(v_part));
     // a part hidden last frame (zero transform) has no previous position: no motion
-    vec2 moved = v_clip_prev.w > 1e-6 ? v_clip.xy / v_clip.w - v_clip_prev.xy / v_clip_prev.w : vec2(0.0);
-    out_motion = moved * 0.5 * viewport * vec2(1.0, -1.0);
+    vec2 ndc = gl_FragCoord.xy / target_size * 2.0 - 1.0;
+    vec2 moved = v_clip_prev.w > 1e-6 ? ndc - v_clip_prev.xy / v_clip_prev.w : vec2(0.0);
+    float depth = -(view * vec4(v_world, 1.0)).z;
+    out_motion = vec4(moved * 0.5 * viewport * vec2(1.0, -1.0), depth, v_part >= 0 ? 1.0 : 0.0);
 #ifdef LAYERS
-    float taken = dust < 1.0 ? dot(direct / max(dust, 1e-4) - direct, vec3(0.2126, 0.7152, 0.0722)) : 0.0;
+    float taken = dot(sun * shadow_map * (1.0 - dust), vec3(0.2126, 0.7152, 0.0722));
     out_detail = vec4(albedo / max(v_color, vec3(1e-3)), taken);
     out_spec = vec4(spec, 1.0);
     out_albedo = vec4(albedo, 1.0);
@@ -218,7 +223,8 @@ void main() { gl_Position = vec4(in_xy, 0.0, 1.0); }
 
 # Supersamples down to the output size in one pass: box-filtered light with screen-space ambient
 # occlusion on the sky light, point-sampled AOVs (the first sample of each pixel), the glass laid
-# over (or kept apart), the haze of distance and the sky behind.
+# over (or kept apart), the haze of distance and the sky behind. The box filter is one bilinear
+# fetch at the centre of the pixel's ss x ss samples (ss is 1 or 2).
 _RESOLVE_FRAG = """
 #version 330
 #define PI 3.14159265
@@ -229,21 +235,22 @@ uniform sampler2D detail_tex; uniform sampler2D spec_tex; uniform sampler2D albe
 #endif
 uniform int ss; uniform int has_glass; uniform int glass_over; uniform int haze;
 uniform float haze_distance; uniform float motion_limit;
-uniform mat4 view; uniform vec2 tan_half; uniform vec2 size; uniform float radius; uniform float strength;
+uniform mat4 view; uniform vec2 tan_half; uniform float radius; uniform float strength;
+uniform vec4 ao_kernel[8];  // sample directions (unit) and lengths
 uniform vec3 cam_right; uniform vec3 cam_up; uniform vec3 cam_forward; uniform vec2 out_size;
 layout(location = 0) out vec4 o_beauty;
 layout(location = 1) out vec4 o_aux;     // normal, part id (-1: nothing)
 layout(location = 2) out vec4 o_extra;   // motion (point), ground shadow (box), matte (box)
 layout(location = 3) out vec4 o_sky;     // sky behind, view depth (0: nothing)
-#ifdef LAYERS
 layout(location = 4) out vec4 o_glass;
+#ifdef LAYERS
 layout(location = 5) out vec4 o_detail;  // textured / base albedo, share of the light the dust left
 layout(location = 6) out vec4 o_spec;
 layout(location = 7) out vec4 o_albedo;
 #endif
 float hash13(vec3 p) { p = fract(p * 0.1031); p += dot(p, p.zyx + 31.32); return fract((p.x + p.y) * p.z); }
 vec3 view_pos(vec2 px, float d) {
-    vec2 ndc = px / size * 2.0 - 1.0;
+    vec2 ndc = px / out_size * 2.0 - 1.0;
     return vec3(ndc * tan_half * d, -d);
 }
 vec3 sky_radiance(vec3 d) {
@@ -251,23 +258,26 @@ vec3 sky_radiance(vec3 d) {
     float v = acos(clamp(d.z, -1.0, 1.0)) / PI;
     return texture(sky_map, vec2(u, v)).rgb;
 }
-// hemisphere samples around the pixel's view-space point (supersampled depth, output-size pattern)
+// hemisphere samples around the pixel's view-space point: a fixed kernel turned per pixel
+// (reflected about a random unit vector, lengths shifted by a random offset)
 float ambient_occlusion(ivec2 px, float d, vec3 world_n) {
     vec3 p = view_pos(vec2(px) + 0.5, d);
     vec3 n = normalize(mat3(view) * world_n);
+    vec3 h = vec3(hash13(vec3(gl_FragCoord.xy, 0.0)), hash13(vec3(gl_FragCoord.yx, 17.0)),
+                  hash13(vec3(gl_FragCoord.xy * 1.7, 31.0)));
+    vec3 turn = normalize(h * 2.0 - 1.0 + 1e-4);
     float occ = 0.0;
     // two scales: creases and contact (radius) and the street canyon (8 x radius)
     for (int i = 0; i < 8; i++) {
         float r = i < 5 ? radius : radius * 8.0;
-        vec3 h = vec3(hash13(vec3(gl_FragCoord.xy, i)), hash13(vec3(gl_FragCoord.yx, i + 17)),
-                      hash13(vec3(gl_FragCoord.xy * 1.7, i + 31)));
-        vec3 s = normalize(h * 2.0 - 1.0 + 1e-4);
+        vec3 s = reflect(ao_kernel[i].xyz, turn);
         if (dot(s, n) < 0.0) s = -s;
-        s = p + (s + n * 0.15) * r * (0.25 + 0.75 * h.z * h.z);
+        float t = fract(ao_kernel[i].w + h.x);
+        s = p + (s + n * 0.15) * r * (0.25 + 0.75 * t * t);
         if (s.z >= -0.05) continue;
-        vec2 q = (s.xy / (-s.z * tan_half) * 0.5 + 0.5) * size;
-        if (any(lessThan(q, vec2(0.0))) || any(greaterThanEqual(q, size))) continue;
-        float sd = texelFetch(direct_tex, ivec2(q), 0).a;
+        vec2 q = (s.xy / (-s.z * tan_half) * 0.5 + 0.5) * out_size;
+        if (any(lessThan(q, vec2(0.0))) || any(greaterThanEqual(q, out_size))) continue;
+        float sd = texelFetch(motion_tex, ivec2(q) * ss, 0).z;
         if (sd <= 0.0) continue;
         float gap = -s.z - sd;
         if (gap > 0.03) occ += smoothstep(0.0, 1.0, r / max(abs(d - sd), 1e-3));
@@ -275,40 +285,20 @@ float ambient_occlusion(ivec2 px, float d, vec3 world_n) {
     return 1.0 - strength * occ / 8.0;
 }
 void main() {
-    ivec2 base = ivec2(gl_FragCoord.xy) * ss;
-    vec4 d0 = texelFetch(direct_tex, base, 0);
-    vec4 n0 = texelFetch(normal_tex, base, 0);
-    vec4 a0 = texelFetch(ambient_tex, base, 0);
-    float ao = d0.a > 0.0 ? ambient_occlusion(base, d0.a, n0.xyz) : 1.0;
-    vec4 beauty = vec4(0.0), glass = vec4(0.0);
-    vec4 detail = vec4(0.0), spec = vec4(0.0), albedo = vec4(0.0);
-    float shadow = 0.0, matte = 0.0, lit = 0.0, taken = 0.0;
-    for (int i = 0; i < ss; i++) for (int j = 0; j < ss; j++) {
-        ivec2 q = base + ivec2(i, j);
-        vec4 direct = texelFetch(direct_tex, q, 0);
-        if (has_glass != 0) glass += texelFetch(glass_tex, q, 0);
-        if (direct.a <= 0.0) continue;  // nothing drawn here: the other targets hold stale values
-        vec4 ambient = texelFetch(ambient_tex, q, 0);
-        vec3 light = direct.rgb + ambient.rgb * ao;
-        beauty += vec4(light, 1.0);
-        shadow += ambient.a < -1.5 ? 1.0 - texelFetch(normal_tex, q, 0).a : 0.0;
-        matte += ambient.a >= 0.0 ? 1.0 : 0.0;
-#ifdef LAYERS
-        vec4 dt = texelFetch(detail_tex, q, 0);
-        detail += dt;
-        taken += dt.a;
-        spec += texelFetch(spec_tex, q, 0);
-        albedo += texelFetch(albedo_tex, q, 0);
-        lit += dot(light, vec3(0.2126, 0.7152, 0.0722));
-#endif
-    }
-    float k = 1.0 / float(ss * ss);
-    beauty *= k; glass *= k;
+    ivec2 px = ivec2(gl_FragCoord.xy);
+    vec2 uv = gl_FragCoord.xy / out_size;  // the centre of this pixel's samples
+    vec4 m0 = texelFetch(motion_tex, px * ss, 0);
+    float depth = m0.z;
+    vec4 n0 = texelFetch(normal_tex, px * ss, 0);
+    float ao = depth > 0.0 ? ambient_occlusion(px, depth, n0.xyz) : 1.0;
+    vec4 direct = texture(direct_tex, uv);
+    vec4 ambient = texture(ambient_tex, uv);
+    vec4 beauty = vec4(direct.rgb + ambient.rgb * ao, direct.a);
+    vec4 glass = has_glass != 0 ? texture(glass_tex, uv) : vec4(0.0);
     if (glass_over != 0) beauty.rgb = glass.rgb + (1.0 - glass.a) * beauty.rgb;
     // the camera ray through this output pixel's centre (as Camera.rays)
-    vec2 ndc = gl_FragCoord.xy / out_size * 2.0 - 1.0;
+    vec2 ndc = uv * 2.0 - 1.0;
     vec3 ray = normalize(cam_forward + ndc.x * tan_half.x * cam_right + ndc.y * tan_half.y * cam_up);
-    float depth = d0.a;
     if (haze != 0 && depth > 0.0) {
         // distant surfaces fade into the sky's in-scattered light (as sky.aerial_perspective)
         float fade = 1.0 - exp(-depth / max(dot(ray, cam_forward), 1e-3) / haze_distance);
@@ -316,19 +306,31 @@ void main() {
         beauty.rgb = beauty.rgb * (1.0 - fade) + sky_radiance(flat_ray) * fade * beauty.a;
     }
     o_beauty = beauty;
-    o_aux = depth > 0.0 ? vec4(n0.xyz, a0.a) : vec4(0.0, 0.0, 0.0, -1.0);
-    vec2 m = depth > 0.0 ? texelFetch(motion_tex, base, 0).xy : vec2(0.0);
+    o_aux = depth > 0.0 ? n0 : vec4(0.0, 0.0, 0.0, -1.0);
+    vec2 m = depth > 0.0 ? m0.xy : vec2(0.0);
     // parts that just appeared or sit behind the camera have no sensible motion (NaN fails too)
     if (!(abs(m.x) <= motion_limit && abs(m.y) <= motion_limit)) m = vec2(0.0);
-    o_extra = vec4(m, 1.0 - shadow * k, matte * k);
+    o_extra = vec4(m, 1.0 - ambient.a, texture(motion_tex, uv).w);
     o_sky = vec4(sky_radiance(ray), depth);
+    o_glass = glass;
 #ifdef LAYERS
-    o_glass = glass; o_detail = vec4(detail.rgb * k, 0.0); o_spec = spec * k; o_albedo = albedo * k;
+    vec4 detail = texture(detail_tex, uv);
+    o_spec = texture(spec_tex, uv);
+    o_albedo = texture(albedo_tex, uv);
     // share of this pixel's light left after the dust's shadow (1: no dust in the sun's way)
-    o_detail.a = lit > 0.0 ? lit / (lit + taken) : 1.0;
+    float lit = dot(direct.rgb + ambient.rgb * ao, vec3(0.2126, 0.7152, 0.0722));
+    o_detail = vec4(detail.rgb, lit > 0.0 ? lit / (lit + detail.a) : 1.0);
 #endif
 }
 """
+
+
+def _ao_kernel(seed: int = 8) -> np.ndarray:
+    """(8, 4): unit directions and length offsets for the AO's samples (fixed: part of the look)."""
+    rng = np.random.default_rng(seed)
+    dirs = rng.normal(size=(8, 3))
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    return np.c_[dirs, rng.random(8)].astype(np.float32)
 
 
 @dataclass
@@ -382,6 +384,8 @@ class PreviewRenderer:
                 "preview renderer needs headless OpenGL (EGL): install libegl1 libgl1-mesa-dri "
                 f"libegl-mesa0 (see README). Driver said: {err}"
             ) from None
+        if supersample not in (1, 2):
+            raise RenderError(f"supersample must be 1 or 2 samples a side, not {supersample}")
         self.ss = supersample
         self.n_parts = len(parts)
         self.sky = sky
@@ -622,6 +626,7 @@ class PreviewRenderer:
         lo, scale = self._dust or ((0.0, 0.0, 0.0), (0.0, 0.0, 0.0))
         values = {
             "viewport": (float(cam.width), float(cam.height)),
+            "target_size": (float(cam.width * self._ss_now), float(cam.height * self._ss_now)),
             "eye": tuple(map(float, cam.position)),
             "sun_dir": tuple(sun_dir),
             "sun_color": tuple(map(float, sun_color)),
@@ -648,10 +653,9 @@ class PreviewRenderer:
     def _camera_pass(self, cam: Camera, prev_cam: Camera, light_vp, sun_dir, sun_color, layers: bool) -> None:
         # above 1080p the pixels are fine enough; supersampling would need 4x the memory
         ss = self.ss if cam.width * cam.height <= MAX_SUPERSAMPLED_PIXELS else 1
-        w, h = cam.width * ss, cam.height * ss
-        self._framebuffers(w, h, ss, layers)
+        self._framebuffers(cam.width, cam.height, ss, layers)
         mgl = self.ctx
-        self._clear_fbo.use()  # depth and the coverage target; the others are read only where drawn
+        self._clear_fbo.use()  # depth and the box-filtered targets; normals are read only where drawn
         self._clear_fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         self._fbo.use()
         mgl.enable(self._mgl.DEPTH_TEST)
@@ -684,19 +688,21 @@ class PreviewRenderer:
             mgl.disable(self._mgl.BLEND)
         mgl.depth_mask = True
 
-    def _framebuffers(self, w: int, h: int, ss: int, layers: bool) -> None:
-        key = (w, h, ss, layers)
+    def _framebuffers(self, width: int, height: int, ss: int, layers: bool) -> None:
+        key = (width, height, ss, layers)
         if self._fbo_size == key:
             return
+        w, h = width * ss, height * ss
         comps = dict(_TARGETS)
         names = [name for name, _ in _TARGETS if layers or name not in _LAYER_TARGETS]
         tex = {name: self.ctx.texture((w, h), comps[name], dtype="f4") for name in names}
         tex["glass"] = self.ctx.texture((w, h), 4, dtype="f4")
         depth = self.ctx.depth_renderbuffer((w, h))
         self._fbo = self.ctx.framebuffer([tex[k] for k in names], depth)
-        self._clear_fbo = self.ctx.framebuffer([tex["direct"]], depth)
+        cleared = [tex[k] for k in names if k != "normal"]  # the box-filtered targets
+        self._clear_fbo = self.ctx.framebuffer(cleared, depth)
         self._glass_fbo = self.ctx.framebuffer([tex["glass"]], depth)
-        out_size = (w // ss, h // ss)
+        out_size = (width, height)
         outs = [name for name, _ in _OUTPUTS if layers or name not in _LAYER_OUTPUTS]
         self._out = {name: self.ctx.texture(out_size, dict(_OUTPUTS)[name], dtype="f4") for name in outs}
         self._resolve_fbo = self.ctx.framebuffer([self._out[k] for k in outs])
@@ -726,7 +732,6 @@ class PreviewRenderer:
             "haze_distance": float(getattr(self.sky, "haze_distance", 1.0)),
             "motion_limit": 0.25 * cam.width,
             "tan_half": (float(tan_x), float(tan_x / cam.aspect)),
-            "size": (float(cam.width * ss), float(cam.height * ss)),
             "out_size": (float(cam.width), float(cam.height)),
             "radius": AO_RADIUS,
             "strength": AO_STRENGTH,
@@ -738,6 +743,7 @@ class PreviewRenderer:
             if name in prog:
                 prog[name].value = value
         prog["view"].write(_gl(cam.view_matrix()))
+        prog["ao_kernel"].write(_AO_KERNEL.tobytes())
         self.resolve_vao[variant].render(vertices=3)
         o = self._out
         rgba = _read_tex(o["beauty"])
@@ -763,23 +769,20 @@ class PreviewRenderer:
             return RasterFrame(passes, glass, detail[..., :3], spec, albedo, detail[..., 3])
         if glass_over:
             return RasterFrame(passes, None)
-        if self._counts["glass"]:
-            glass = _box_down(_read_tex(t["glass"]), ss)
-        else:
-            glass = np.zeros((cam.height, cam.width, 4), np.float32)
-        return RasterFrame(passes, glass)
+        return RasterFrame(passes, _read_tex(o["glass"]))
 
     def release(self) -> None:
         self.ctx.release()
 
 
 _VARIANTS = (("plain", ""), ("layers", "#define LAYERS\n"))
+_AO_KERNEL = _ao_kernel()
 # supersampled targets of the opaque pass (name, components); the last three only with layers
-_TARGETS = (("direct", 4), ("ambient", 4), ("normal", 4), ("motion", 2), ("detail", 4), ("spec", 4), ("albedo", 4))
+_TARGETS = (("direct", 4), ("ambient", 4), ("normal", 4), ("motion", 4), ("detail", 4), ("spec", 4), ("albedo", 4))
 _LAYER_TARGETS = ("detail", "spec", "albedo")
 _OUTPUTS = (("beauty", 4), ("aux", 4), ("extra", 4), ("sky", 4), ("glass", 4), ("detail", 4), ("spec", 4))
 _OUTPUTS += (("albedo", 4),)
-_LAYER_OUTPUTS = ("glass", "detail", "spec", "albedo")
+_LAYER_OUTPUTS = ("detail", "spec", "albedo")
 
 
 def _runs(spans: np.ndarray, visible: np.ndarray) -> list[tuple[int, int]]:
@@ -928,9 +931,21 @@ def _plain_ground(color, size: float) -> Mesh:
 
 def cloud_shadow(dust, sun_dir) -> tuple | None:
     """The dust cloud's shadow for `render_frame(dust_shadow=...)`: its sun transmittance
-    grid and box (`fx.volume.dust_sun_transmittance`), or None without dust."""
+    grid and box (`fx.volume.dust_sun_transmittance`), or None without dust. Computed on
+    the dust grid at half resolution (cells of 1-2 m): a cloud's shadow is soft (the sun's
+    disc, light scattered around), and this costs a quarter of the full grid's sweep."""
     if dust is None or not np.any(np.asarray(dust.density) > 0):
         return None
+    import dataclasses
+
     from setpiece.fx.volume import dust_sun_transmittance
 
-    return dust_sun_transmittance(dust, sun_dir)
+    density = np.asarray(dust.density, np.float32)
+    lo, hi = np.asarray(dust.bounds_min, float), np.asarray(dust.bounds_max, float)
+    cell = (hi - lo) / np.array(density.shape)
+    density = np.pad(density, [(0, n % 2) for n in density.shape])  # clear air past the box
+    half = density.reshape(density.shape[0] // 2, 2, density.shape[1] // 2, 2, density.shape[2] // 2, 2)
+    coarse = dataclasses.replace(
+        dust, density=half.mean(axis=(1, 3, 5)), bounds_max=tuple(lo + cell * np.array(density.shape))
+    )
+    return dust_sun_transmittance(coarse, sun_dir)
