@@ -807,7 +807,9 @@ def _box_down(img: np.ndarray, s: int) -> np.ndarray:
 
 
 def _read_tex(tex) -> np.ndarray:
-    data = np.frombuffer(tex.read(), np.float32).reshape(tex.height, tex.width, tex.components)
+    """A fresh, writable array of the texture (callers paint into the passes)."""
+    data = np.empty((tex.height, tex.width, tex.components), np.float32)
+    tex.read_into(data)
     return data[::-1]  # GL rows start at the bottom
 
 
