@@ -347,16 +347,22 @@ class RasterFrame:
 
 @dataclass
 class _Ranges:
-    """Where each kind of triangle lies in the vertex buffer (first vertex, count)."""
+    """Where each kind of triangle lies in the vertex buffer (first vertex, count). Objects
+    are the scenery meshes that cast shadows, then the parts."""
 
     flat: tuple[int, int]  # scenery that casts no shadow (ground, paving)
-    static_closed: tuple[int, int]  # closed scenery meshes: drawn with back faces culled
-    static_open: tuple[int, int]
-    closed: np.ndarray  # (n_parts, 2) each part's opaque triangles when its mesh is closed
-    open: np.ndarray  # (n_parts, 2) ... when it is not (seen from behind too)
-    glass: np.ndarray  # (n_parts, 2) each part's glass
-    static_glass: tuple[int, int]
-    n_vertices: int
+    closed: np.ndarray  # (n_objects, 2) each object's opaque triangles when its mesh is closed
+    open: np.ndarray  # (n_objects, 2) ... when it is not (seen from behind too)
+    glass: np.ndarray  # (n_objects, 2) each object's glass
+    n_static: int  # objects before the parts
+    centres: np.ndarray  # (n_objects, 3) bounding spheres: world (scenery) or rest (parts) centres
+    radii: np.ndarray  # (n_objects,)
+
+    def static_block(self, spans: np.ndarray) -> tuple[int, int]:
+        """The scenery's share of a group (contiguous: it comes first)."""
+        if not self.n_static:
+            return (0, 0)
+        return int(spans[0, 0]), int(spans[: self.n_static, 1].sum())
 
 
 class PreviewRenderer:
@@ -418,7 +424,8 @@ class PreviewRenderer:
         self.shadow_tex, self.shadow_fbo = self._depth_map(SHADOW_SIZE)
         self.far_tex, self.far_fbo = self._depth_map(FAR_SHADOW_SIZE)
         # one buffer per draw list, written once a frame before any draw reads it
-        self._draws = {k: self.ctx.buffer(reserve=20 * (self.n_parts + 1)) for k in ("closed", "open", "glass")}
+        lists = ("closed", "open", "glass", "shadow_closed", "shadow_open")
+        self._draws = {k: self.ctx.buffer(reserve=20 * (len(self.ranges.radii) + 1)) for k in lists}
         self._counts = dict.fromkeys(self._draws, 0)
         self._near_key = self._far_key = None
         self._dust_tex = self.ctx.texture3d((1, 1, 1), 1, np.ones(1, np.float32).tobytes(), dtype="f4")
@@ -502,7 +509,7 @@ class PreviewRenderer:
             self._upload(self.prev_tex, transforms if previous is None else previous)
             self._use_sky(sky_color)
             self._use_dust(dust_shadow)
-            self._draw_lists(transforms)
+            self._draw_lists(transforms, camera.projection_matrix() @ camera.view_matrix())
             sun_dir = np.asarray(sun_dir, float) / np.linalg.norm(sun_dir)
             centre = np.asarray(camera.target if centre is None else centre, float)
             light_vp = _light_matrix(sun_dir, centre, scene_radius)
@@ -548,15 +555,25 @@ class PreviewRenderer:
         buf = buf.reshape(rows, TEX_COLS, 4, 4).reshape(rows, TEX_COLS * 4, 4)
         tex.write(np.ascontiguousarray(buf).tobytes())
 
-    def _draw_lists(self, transforms: np.ndarray) -> None:
-        """Indirect draw commands for this frame's visible parts (a hidden part has a zero
-        linear part: the sim's parts not yet thrown or gone, boards' unused props)."""
-        visible = np.any(np.asarray(transforms)[:, :3, :3] != 0, axis=(1, 2)) if self.n_parts else np.zeros(0, bool)
+    def _draw_lists(self, transforms: np.ndarray, view_proj: np.ndarray) -> None:
+        """Indirect draw commands for this frame: the shadow maps draw every object shown, the
+        camera those of them inside its view. A hidden part has a zero linear part (the sim's
+        parts not yet thrown or gone, boards' unused props)."""
         r = self.ranges
+        xf = np.asarray(transforms, float)
+        shown = np.ones(len(r.radii), bool)
+        centres = r.centres.copy()
+        if self.n_parts:
+            shown[r.n_static :] = np.any(xf[:, :3, :3] != 0, axis=(1, 2))
+            parts = r.centres[r.n_static :]
+            centres[r.n_static :] = np.einsum("nij,nj->ni", xf[:, :3, :3], parts) + xf[:, :3, 3]
+        seen = shown & _in_view(view_proj, centres, r.radii)
         lists = {
-            "closed": [r.static_closed, *_runs(r.closed, visible)],
-            "open": [r.static_open, *_runs(r.open, visible)],
-            "glass": [r.static_glass, *_runs(r.glass, visible)],
+            "shadow_closed": _runs(r.closed, shown),
+            "shadow_open": _runs(r.open, shown),
+            "closed": _runs(r.closed, seen),
+            "open": _runs(r.open, seen),
+            "glass": _runs(r.glass, seen),
         }
         for key, spans in lists.items():
             cmds = np.zeros((len(spans), 5), np.uint32)  # count, instances, first, base instance, pad
@@ -572,12 +589,12 @@ class PreviewRenderer:
         if self._counts[key]:
             vao.render_indirect(self._draws[key], count=self._counts[key])
 
-    def _draw_opaque(self, vao) -> None:
+    def _draw_opaque(self, vao, lists: str = "") -> None:
         """Closed meshes with back faces culled (they hide them anyway), then the rest."""
         self.ctx.enable(self._mgl.CULL_FACE)
-        self._draw(vao, "closed")
+        self._draw(vao, lists + "closed")
         self.ctx.disable(self._mgl.CULL_FACE)
-        self._draw(vao, "open")
+        self._draw(vao, lists + "open")
 
     def _far_shadow(self) -> None:
         """The coarse map of the static scenery, drawn again only when the light moves."""
@@ -585,9 +602,13 @@ class PreviewRenderer:
         if key == self._far_key:
             return
         self._begin_shadow(self.far_fbo, self._light_far)
-        for first, count in (self.ranges.static_closed, self.ranges.static_open):
-            if count:
-                self.shadow_vao.render(first=first, vertices=count)
+        closed, opened = self.ranges.static_block(self.ranges.closed), self.ranges.static_block(self.ranges.open)
+        self.ctx.enable(self._mgl.CULL_FACE)
+        if closed[1]:
+            self.shadow_vao.render(first=closed[0], vertices=closed[1])
+        self.ctx.disable(self._mgl.CULL_FACE)
+        if opened[1]:
+            self.shadow_vao.render(first=opened[0], vertices=opened[1])
         self._far_key = key
 
     def _near_shadow(self, light_vp: np.ndarray, transforms: np.ndarray) -> None:
@@ -596,7 +617,7 @@ class PreviewRenderer:
         if key == self._near_key:
             return
         self._begin_shadow(self.shadow_fbo, light_vp)
-        self._draw_opaque(self.shadow_vao)
+        self._draw_opaque(self.shadow_vao, "shadow_")
         self._near_key = key
 
     def _begin_shadow(self, fbo, light_vp: np.ndarray) -> None:
@@ -785,6 +806,15 @@ _OUTPUTS += (("albedo", 4),)
 _LAYER_OUTPUTS = ("detail", "spec", "albedo")
 
 
+def _in_view(view_proj: np.ndarray, centres: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """Which bounding spheres reach into the camera's view (its six clip planes)."""
+    m = np.asarray(view_proj, float)
+    planes = np.array([m[3] + m[0], m[3] - m[0], m[3] + m[1], m[3] - m[1], m[3] + m[2], m[3] - m[2]])
+    planes /= np.linalg.norm(planes[:, :3], axis=1, keepdims=True)
+    dist = centres @ planes[:, :3].T + planes[:, 3]
+    return np.all(dist >= -radii[:, None], axis=1)
+
+
 def _runs(spans: np.ndarray, visible: np.ndarray) -> list[tuple[int, int]]:
     """(first, count) of each run of consecutive visible parts whose spans are contiguous
     in the buffer (parts with nothing there do not break a run)."""
@@ -839,48 +869,53 @@ def _light_matrix(sun_dir: np.ndarray, centre: np.ndarray, radius: float, reach:
 def _vertex_data(parts: list[Mesh], exposure, static: list[Mesh]) -> tuple[np.ndarray, _Ranges]:
     """Flat-shaded, de-indexed triangles (pos, normal, colour, part id, exposure, material,
     broken), in blocks: the flat scenery that casts no shadow (meta shadow=False: ground,
-    paving), closed then open opaque scenery, each part's opaque triangles (closed meshes,
-    then open ones: see `_closed`), then glass (scenery, then each part's)."""
-    groups = {k: [] for k in ("flat", "static_closed", "static_open", "closed", "open", "static_glass", "glass")}
-    meshes = [(m, m.meta.get("part_id", GROUND_ID), None) for m in static]
-    meshes += [(m, k, None if exposure is None else exposure[k]) for k, m in enumerate(parts)]
-    closed = _closed([m for m, _, _ in meshes])
+    paving); each object's opaque triangles when its mesh is closed (see `_closed`); each
+    object's opaque triangles when it is not; each object's glass. Objects are the other
+    scenery meshes, then the parts, so each draw list is a few runs of consecutive objects."""
+    flat = [m for m in static if not m.meta.get("shadow", True)]
+    casters = [m for m in static if m.meta.get("shadow", True)]
+    objects = [(m, m.meta.get("part_id", GROUND_ID), None) for m in casters]
+    objects += [(m, k, None if exposure is None else exposure[k]) for k, m in enumerate(parts)]
+    groups = {"flat": [_pack(m, m.meta.get("part_id", GROUND_ID), np.ones(len(m.faces))) for m in flat]}
+    groups.update(closed=[], open=[], glass=[])
     empty = np.zeros((0, FLOATS))
-    for (mesh, part, exp), whole in zip(meshes, closed):
+    for (mesh, part, exp), whole in zip(objects, _closed([m for m, _, _ in objects])):
         rows = _pack(mesh, part, np.ones(len(mesh.faces)) if exp is None else exp)
         is_glass = np.repeat(np.asarray(mesh.meta.get("material", np.full(len(mesh.faces), PLAIN))) == GLASS, 3)
-        opaque, glass = rows[~is_glass], rows[is_glass]
+        opaque = rows[~is_glass]
         whole = whole and not is_glass.any()  # a part seen through its own glass shows its inside
-        if part < 0 and not mesh.meta.get("shadow", True):
-            groups["flat"].append(rows[~is_glass])
-        elif part < 0:
-            groups["static_closed" if whole else "static_open"].append(opaque)
-        else:
-            groups["closed"].append(opaque if whole else empty)
-            groups["open"].append(empty if whole else opaque)
-        (groups["static_glass"] if part < 0 else groups["glass"]).append(glass)
-    order = ("flat", "static_closed", "static_open", "closed", "open", "static_glass", "glass")
+        groups["closed"].append(opaque if whole else empty)
+        groups["open"].append(empty if whole else opaque)
+        groups["glass"].append(rows[is_glass])
+    groups["flat"] = [r[_opaque_rows(m)] for r, m in zip(groups["flat"], flat)]
     spans, first = {}, 0
-    for key in order:
+    for key in ("flat", "closed", "open", "glass"):
         counts = np.array([len(r) for r in groups[key]], np.int64)
         starts = first + np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(counts) else counts
         spans[key] = np.stack([starts, counts], axis=1) if len(counts) else np.zeros((0, 2), np.int64)
-        block = int(counts.sum())
-        spans[key + "_block"] = (first, block)
-        first += block
-    rows = [r for key in order for r in groups[key]]
+        first += int(counts.sum())
+    rows = [r for key in ("flat", "closed", "open", "glass") for r in groups[key]]
     out = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, FLOATS), np.float32)
-    ranges = _Ranges(
-        flat=spans["flat_block"],
-        static_closed=spans["static_closed_block"],
-        static_open=spans["static_open_block"],
-        closed=spans["closed"],
-        open=spans["open"],
-        glass=spans["glass"],
-        static_glass=spans["static_glass_block"],
-        n_vertices=first,
-    )
+    centres, radii = _spheres([m for m, _, _ in objects])
+    flat_count = int(spans["flat"][:, 1].sum()) if len(spans["flat"]) else 0
+    ranges = _Ranges((0, flat_count), spans["closed"], spans["open"], spans["glass"], len(casters), centres, radii)
     return out, ranges
+
+
+def _opaque_rows(mesh: Mesh) -> np.ndarray:
+    material = np.asarray(mesh.meta.get("material", np.full(len(mesh.faces), PLAIN)))
+    return np.repeat(material != GLASS, 3)
+
+
+def _spheres(meshes: list[Mesh]) -> tuple[np.ndarray, np.ndarray]:
+    """Bounding sphere (centre of the box, farthest vertex) of each mesh."""
+    centres, radii = np.zeros((len(meshes), 3)), np.zeros(len(meshes))
+    for k, m in enumerate(meshes):
+        v = np.asarray(m.vertices, float)
+        if len(v):
+            centres[k] = (v.min(axis=0) + v.max(axis=0)) / 2
+            radii[k] = np.sqrt(((v - centres[k]) ** 2).sum(axis=1).max())
+    return centres, radii
 
 
 def _closed(meshes: list[Mesh]) -> np.ndarray:
