@@ -872,8 +872,9 @@ def _vertex_data(parts: list[Mesh], exposure, static: list[Mesh]) -> tuple[np.nd
     paving); each object's opaque triangles when its mesh is closed (see `_closed`); each
     object's opaque triangles when it is not; each object's glass. Objects are the other
     scenery meshes, then the parts, so each draw list is a few runs of consecutive objects."""
-    flat = [m for m in static if not m.meta.get("shadow", True)]
-    casters = [m for m in static if m.meta.get("shadow", True)]
+    # flat scenery with glass in it (none so far) goes with the objects: its glass is drawn (and it casts)
+    flat = [m for m in static if not m.meta.get("shadow", True) and _opaque_rows(m).all()]
+    casters = [m for m in static if not any(m is f for f in flat)]
     objects = [(m, m.meta.get("part_id", GROUND_ID), None) for m in casters]
     objects += [(m, k, None if exposure is None else exposure[k]) for k, m in enumerate(parts)]
     groups = {"flat": [_pack(m, m.meta.get("part_id", GROUND_ID), np.ones(len(m.faces))) for m in flat]}
@@ -887,7 +888,6 @@ def _vertex_data(parts: list[Mesh], exposure, static: list[Mesh]) -> tuple[np.nd
         groups["closed"].append(opaque if whole else empty)
         groups["open"].append(empty if whole else opaque)
         groups["glass"].append(rows[is_glass])
-    groups["flat"] = [r[_opaque_rows(m)] for r, m in zip(groups["flat"], flat)]
     spans, first = {}, 0
     for key in ("flat", "closed", "open", "glass"):
         counts = np.array([len(r) for r in groups[key]], np.int64)
