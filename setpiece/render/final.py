@@ -10,7 +10,10 @@ Materials are shared with the preview: Mitsuba bounces light with each face's
 base albedo (per-vertex colour), and the rasteriser, drawing the same frame,
 supplies the texture detail (textured / base albedo, multiplied in after
 denoising), the window reflections and the glass layer, plus the depth,
-normal and part-id passes, which it point-samples exactly.
+normal and part-id passes, which it point-samples exactly. The dust cloud's
+shadow (when the dust is the ray-marched layer, not a Mitsuba medium) is the
+rasteriser's too: the share of each pixel's light left once the sun is
+multiplied by the dust's transmittance, applied to the path-traced light.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from setpiece.geometry import Mesh
 from setpiece.graph import stage_rng
 from setpiece.render import frame_scene
 from setpiece.render.materials import GLASS, face_albedo
-from setpiece.render.raster import PreviewRenderer
+from setpiece.render.raster import PreviewRenderer, cloud_shadow
 from setpiece.render.sky import aerial_perspective
 
 LLVM_CANDIDATES = (
@@ -187,6 +190,8 @@ class FinalBackend:
         seed = int(stage_rng(self.spec.shot.seed, "render", frame).integers(2**31))
         image = np.asarray(self.mi.render(self.mi_scene, seed=seed), np.float32)
         rgb, alpha = image[..., :3], np.clip(image[..., 3], 0.0, 1.0)
+        # the ray-marched dust is not in Mitsuba's scene: its shadow comes from the rasteriser
+        shadow = cloud_shadow(dust, self.scene.sun_dir) if dust is not None and not self.dust_box else None
         raster = self.aovs.render_frame(
             cam,
             look.expand(matrices),
@@ -197,11 +202,18 @@ class FinalBackend:
             look.expand(previous),
             look.camera(self.scene, frame - 1),
             layers=True,
+            dust_shadow=shadow,
+            centre=self.scene.camera.target,
         )
         aov = raster.passes
         if self.spec.render.denoise:
             base = raster.albedo / np.maximum(raster.detail, 1e-3)  # what Mitsuba shaded with
             rgb = _denoise(rgb, base, aov.normal)
+        if shadow is not None:
+            # the share of each pixel's light the cloud leaves, as the rasteriser lights it (sun
+            # direct times the dust's transmittance over sky light): the path-traced sun and sky
+            # cannot be told apart, so the cloud darkens them in that proportion
+            rgb = rgb * raster.dust_shade[..., None]
         # the shared textures and reflections on the path-traced light, then the glass
         rgb = rgb * raster.detail + raster.spec * alpha[..., None]
         rgb = raster.glass[..., :3] + (1.0 - raster.glass[..., 3:4]) * rgb

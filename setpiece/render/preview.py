@@ -1,7 +1,9 @@
 """Preview backend: the shot drawn by the rasteriser, with the ray-marched dust layer.
 
 The look-dev tool: same materials, sky, environment, shadows and ambient
-occlusion as the final backend, in a fraction of the time.
+occlusion as the final backend, in a fraction of the time. The dust cloud
+shades what lies under it: the sun light on the building, debris and ground
+is multiplied by the dust's transmittance towards the sun.
 """
 
 from __future__ import annotations
@@ -11,8 +13,7 @@ import numpy as np
 from setpiece.fx.volume import dust_layer
 from setpiece.geometry import Mesh
 from setpiece.render import frame_scene
-from setpiece.render.raster import PreviewRenderer
-from setpiece.render.sky import aerial_perspective
+from setpiece.render.raster import PreviewRenderer, cloud_shadow
 
 
 class PreviewBackend:
@@ -42,12 +43,12 @@ class PreviewBackend:
             self.radius,
             look.expand(previous),
             look.camera(self.scene, frame - 1),
+            glass_over=True,
+            haze=look.haze,  # aerial perspective, as sky.aerial_perspective
+            dust_shadow=cloud_shadow(dust, self.scene.sun_dir),
+            centre=self.scene.camera.target,  # shadows stay put while the camera shakes
         )
         passes = raster.passes
-        beauty = raster.glass[..., :3] + (1.0 - raster.glass[..., 3:4]) * passes.beauty
-        if look.haze:
-            beauty = aerial_perspective(beauty, passes.alpha, passes.depth, camera, look.sky)
-        passes.beauty = beauty
         scene = frame_scene(self.scene, camera)
         return passes, (dust_layer(dust, passes, scene, self.spec) if dust is not None else None)
 

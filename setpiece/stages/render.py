@@ -93,6 +93,6 @@ STAGE = FrameStage(
         "building.material",
     ),
     needs=("plate", "scene", "fracture", "sim", "debris", "dust"),
-    version="4",
+    version="5",
     open=RenderWorker,
 )
