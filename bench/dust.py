@@ -3,7 +3,6 @@
     PYTHONPATH=. python bench/dust.py [--quick]
     PYTHONPATH=. python bench/dust.py --targets      # the issue's two speed targets
     PYTHONPATH=. python bench/dust.py --march examples/collapse.toml   # the preview dust of a real shot
-    PYTHONPATH=. python bench/dust.py --sheet examples/collapse.toml docs/dust.png
 
 Workload: a synthetic top-down collapse of a 20 x 20 x 30 m building (400
 break/impact events over 3.3 s) at 24 fps, one substep per frame. Prints
@@ -19,12 +18,10 @@ the CPU seconds beside the wall seconds (on a shared machine the wall clock
 also counts other people's work).
 
 --march: the preview dust layer of a shot's frames 30-150 (every 4th; the shot's
-stages come from its cache, as for --sheet), wall and CPU seconds per frame of
+stages come from its cache), wall and CPU seconds per frame of
 the layer alone (the march and its lighting, not the rasteriser).
 
---sheet: frames 30, 60, 90, 120 of a shot from both backends (preview top row,
-final below), rendered and comped through the shot's own stages (the shot's
-cache next to the spec's default shot folder is reused), as one contact sheet."""
+docs/dust.png (frames 30-120 from both backends) comes from `bench/sheet.py dust`."""
 
 from __future__ import annotations
 
@@ -163,63 +160,13 @@ def bench_shot_march(spec_path: str, shot_dir: str | None = None, frames=range(2
     )
 
 
-class _Keep:
-    """Frame stage that keeps each comped frame's display image."""
-
-    def __init__(self, store: list):
-        self.store = store
-
-    def frame(self, index, upstream):
-        self.store.append(upstream[1].display8)
-
-    def close(self, ok):
-        return None
-
-
-def contact_sheet(spec_path: str, out: str, shot_dir: str | None = None, frames=(30, 60, 90, 120)) -> None:
-    """Frames (1-based, as the PNG sequence numbers them) from both backends, preview
-    above final, through the shot's own render and comp stages."""
-    from pathlib import Path
-
-    from PIL import Image
-
-    from setpiece.graph import FrameStage, run_stages
-    from setpiece.graph import run_frames as run_frame_stages
-    from setpiece.spec import load_spec
-    from setpiece.stages import SHOT_STAGES, comp, render
-
-    spec = load_spec(spec_path)
-    rows = []
-    for backend in ("preview", "final"):
-        shot = spec.model_copy(update={"render": spec.render.model_copy(update={"backend": backend})})
-        run = run_stages(SHOT_STAGES, shot, Path(shot_dir or Path("shots") / shot.shot.name) / ".cache")
-        images: list[np.ndarray] = []
-        keep = FrameStage(name="keep", reads=(), needs=(), version="1", open=lambda ctx, store=images: _Keep(store))
-        t0 = time.perf_counter()
-        run_frame_stages([render.STAGE, comp.STAGE, keep], shot, run, [f - 1 for f in frames])
-        print(f"  {backend}: {len(frames)} frames in {time.perf_counter() - t0:.0f} s")
-        rows.append(np.concatenate(images, axis=1))
-    sheet = np.concatenate(rows, axis=0)
-    scale = min(1.0, 2560 / sheet.shape[1])
-    img = Image.fromarray(sheet)
-    if scale < 1.0:
-        img = img.resize((round(sheet.shape[1] * scale), round(sheet.shape[0] * scale)), Image.LANCZOS)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    img.save(out)
-    print(f"  contact sheet: {out} (rows preview, final; columns frames {', '.join(map(str, frames))})")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer frames at 128^3")
     parser.add_argument("--targets", action="store_true", help="only the issue's two speed targets")
-    parser.add_argument("--sheet", nargs=2, metavar=("SPEC", "PNG"), help="contact sheet of both backends")
     parser.add_argument("--march", metavar="SPEC", help="time the preview dust layer on a shot's frames 30-150")
-    parser.add_argument("--shot-dir", help="--sheet, --march: the shot folder whose cache to reuse (shots/NAME)")
+    parser.add_argument("--shot-dir", help="--march: the shot folder whose cache to reuse (shots/NAME)")
     args = parser.parse_args()
-    if args.sheet:
-        contact_sheet(*args.sheet, shot_dir=args.shot_dir)
-        return
     if args.march:
         bench_shot_march(args.march, shot_dir=args.shot_dir)
         return
