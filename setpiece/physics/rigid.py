@@ -62,6 +62,8 @@ SLEEP_SPEED = 0.25  # m/s
 SLEEP_SPIN = 0.6  # rad/s
 SLEEP_FRAMES = 4
 PARTIAL_REACH = 0.15  # partial: supports on the side's outer third go
+SETTLE_ROUNDS = 40  # load-flow rounds after a change to the standing structure
+BREAK_FRONT = 0.5  # a round breaks the bonds loaded within this share of the worst one's ratio
 WEDGE_STOREYS = 3  # topple: storeys of the felling wedge
 WEDGE_STEP = 0.3  # each storey up the wedge is cut this share of the width less deep
 SLEEP_MEMBERS = 12  # bodies of more pieces never sleep
@@ -87,6 +89,7 @@ class _Body:
     still: int = 0
     frozen: bool = False
     pose: tuple | None = None  # (pos, orn) cached while frozen or static
+    dv: tuple | None = None  # (linear, angular) velocity change over the last frame
 
 
 def simulate(spec: ShotSpec, building: Building, frags: Fragments, rng: np.random.Generator, progress=None) -> Motion:
@@ -131,6 +134,8 @@ class _World:
         self.events: list[Event] = []
         self._next_key = 0
         self._files = 0
+        self.falls = np.zeros(n, bool)  # partial: the failing side's pieces
+        self.seam_uids: list[int] = []  # partial: bodies of the rest along the tear, which they pass
 
     # --- bonds and loads ---------------------------------------------------
     def _capacities(self) -> np.ndarray:
@@ -152,27 +157,26 @@ class _World:
         w = np.ones(len(i)) if weights is None else weights[keep]
         return coo_matrix((np.r_[w, w], (np.r_[i, j], np.r_[j, i])), shape=(n, n)).tocsr(), keep
 
-    def _flows(self, nodes: np.ndarray) -> np.ndarray:
-        """Load (N) each intact bond carries when the given pieces' weight flows to the ground."""
+    def _flows(self, nodes: np.ndarray, anchors: np.ndarray | None = None, loads: np.ndarray | None = None):
+        """Load (N) each intact bond carries when the given pieces' loads (default: their weight)
+        flow to the anchors (default: the pieces standing on the ground)."""
         f = self.frags
         flow = np.zeros(len(f.bonds))
         length = np.linalg.norm(f.centroids[f.bonds[:, 0]] - f.centroids[f.bonds[:, 1]], axis=1) + 1e-3
         graph, keep = self._graph(nodes, length)
-        anchors = np.flatnonzero(nodes & self.footing)
+        anchors = np.flatnonzero(nodes & (self.footing if anchors is None else anchors))
         if not len(anchors):
             return flow
         dist = dijkstra(graph, indices=anchors, min_only=True)
-        load = np.where(np.isfinite(dist), self.masses * GRAVITY, 0.0)
-        bond_ids = np.flatnonzero(keep)
-        adj: list[list[tuple[int, int]]] = [[] for _ in range(len(f))]
-        for b in bond_ids:
+        load = np.where(np.isfinite(dist), self.masses * GRAVITY if loads is None else loads, 0.0)
+        adj: dict[int, list[tuple[int, int]]] = {}
+        for b in np.flatnonzero(keep):
             i, j = f.bonds[b]
-            adj[i].append((j, b))
-            adj[j].append((i, b))
-        for i in np.argsort(-np.where(np.isfinite(dist), dist, -1.0), kind="stable"):
-            if not np.isfinite(dist[i]) or dist[i] == 0.0:
-                continue
-            down = [(j, b) for j, b in adj[i] if dist[j] < dist[i]]
+            adj.setdefault(i, []).append((j, b))
+            adj.setdefault(j, []).append((i, b))
+        reached = np.flatnonzero(np.isfinite(dist) & (dist > 0.0))
+        for i in reached[np.argsort(-dist[reached], kind="stable")]:
+            down = [(j, b) for j, b in adj.get(i, ()) if dist[j] < dist[i]]
             total = sum(f.bond_area[b] for _, b in down)
             for j, b in down:
                 share = load[i] * f.bond_area[b] / total
@@ -261,6 +265,9 @@ class _World:
         self.bodies[key] = body
         self.by_uid[uid] = key
         self.owner[members] = key
+        if not static and self.falls[members].any():
+            for other in self.seam_uids:
+                self.pb.setCollisionFilterPair(uid, other, -1, -1, 0, physicsClientId=self.client)
         return key
 
     def _remove(self, key: int) -> _Body:
@@ -422,6 +429,8 @@ class _World:
         hit = np.isin(f.element, hit_el + panes)
         if mode == "topple":  # the remaining supports become the hinge the building turns on
             self._free_hinge(hit)
+        if mode == "partial":  # the failing side tears away from the rest along a line
+            self._tear(min(t.floors))
         for k in hit_el + panes:  # glass of the cut storeys goes with them (crews strip it first)
             members = np.flatnonzero(f.element == k)
             centre = tuple(float(x) for x in els[k].center)
@@ -455,6 +464,27 @@ class _World:
                     out[f0 + k] = min(out.get(f0 + k, 1.0), -0.2 + WEDGE_STEP * k)
         return out
 
+    def _tear(self, floor: int) -> None:
+        """Partial: the failing side (beyond PARTIAL_REACH, from the lowest storey hit up) tears
+        away along a seam of crumbled pieces, and the rest is as strong as it needs to stand
+        alone. The load-flow model passes loads on by shear alone: it would let the slabs
+        cantilever a whole side of the building, where real ones fail in bending first."""
+        f, b = self.frags, self.building
+        storey = b.height / (1 + max(e.floor for e in b.elements))
+        fails = (self._side_coordinate(f.centroids) > PARTIAL_REACH) & (f.centroids[:, 2] >= floor * storey)
+        rest = self._flows(~fails)
+        self.capacity = np.maximum(self.capacity, SAFETY * self.spec.sim.glue_scale * rest)
+        i, j = f.bonds[:, 0], f.bonds[:, 1]
+        seam = np.zeros(len(f), bool)
+        across = fails[i] != fails[j]
+        seam[np.where(fails[i], i, j)[across]] = True
+        self.intact &= ~(seam[i] | seam[j])
+        # the torn faces are Voronoi faces that would wedge the side against the rest: the
+        # side's pieces pass the rest's pieces along the tear (they shear through them)
+        self.falls = fails
+        edge = np.unique(np.where(fails[i], j, i)[across])
+        self.seam_uids = [self.bodies[self.owner[k]].uid for k in edge if self.owner[k] >= 0]
+
     def _free_hinge(self, cut: np.ndarray) -> None:
         """Topple: the supports left standing on the trigger floors let go of everything but
         each other, so the building rests on them as on a hinge and turns about them."""
@@ -476,7 +506,7 @@ class _World:
         """Break overloaded bonds of the standing structure until what stands can carry itself;
         groups that lost the ground become falling compound bodies."""
         f = self.frags
-        for _ in range(12):
+        for _ in range(SETTLE_ROUNDS):
             static = np.zeros(len(f), bool)
             for body in self.bodies.values():
                 if body.static:
@@ -493,10 +523,13 @@ class _World:
                     self._remove(self.owner[m])
                 self._add(members, False)
             static &= ~loose
-            flow = self._flows(static)
-            over = keep & (flow > self.capacity)
-            if not over.any():
+            ratio = self._flows(static) / self.capacity
+            worst = ratio[keep].max(initial=0.0)
+            if worst <= 1.0:
                 return
+            # the worst overloaded bonds go first, then the loads find new paths: a side that
+            # tears away stops loading the rest, which may then carry itself
+            over = keep & (ratio > max(1.0, BREAK_FRONT * worst))
             self.intact &= ~over
             where = f.centroids[f.bonds[over]].mean(axis=(0, 1))
             mass = 0.1 * float(self.masses[np.unique(f.bonds[over])].sum())
@@ -506,11 +539,15 @@ class _World:
         """Hits of this frame: dust events, fracture on impact, crush-up. True if the standing
         structure lost bonds. Every contact is read before any body changes: Bullet's contact
         manifolds must not be read after a body in them was removed."""
-        hits = []
+        hits, strained = [], []
         for key in sorted(self.bodies):
             hit = self._hit(key, time)
             if hit is not None:
                 hits.append(hit)
+            else:
+                strain = self._strain(key)
+                if strain is not None:
+                    strained.append(strain)
         structure_hit = False
         for key, points, static_hit, lost, before in hits:
             budget = FRACTURE_SHARE * lost
@@ -519,7 +556,74 @@ class _World:
                 budget *= 1 - CRUSH_UP
             if len(self.bodies[key].members) > 1:
                 self._crush_body(key, points, budget, lost, before)
+        for key, anchors, loads in strained:
+            self._break_strained(key, anchors, loads, time)
         return structure_hit
+
+    def _strain(self, key: int):
+        """(key, anchor pieces, loads) of a compound body that bears on the ground, or None.
+        Each piece's load is its mass times its acceleration less gravity over the last frame
+        (zero in free fall, its weight at rest, many times it in a hard landing); the loads
+        flow through the bonds to the pieces that touch the ground."""
+        body = self.bodies[key]
+        if body.static or body.frozen or body.dv is None or len(body.members) < 2:
+            return None
+        f = self.frags
+        mask = np.zeros(len(f), bool)
+        mask[body.members] = True
+        inside = self.intact & mask[f.bonds[:, 0]] & mask[f.bonds[:, 1]]
+        if not inside.any():
+            return None
+        pos, _, _, ang = self._state(body)
+        world = self._world_centroids(body)
+        r = world - pos
+        acc = (body.dv[0] + np.cross(body.dv[1], r)) * self.spec.shot.fps + np.cross(ang, np.cross(ang, r))
+        loads = self.masses[body.members] * np.linalg.norm(acc - [0.0, 0.0, -GRAVITY], axis=1)
+        if loads.sum() <= self.capacity[inside].min():  # no bond can carry more than the whole load
+            return None
+        contacts = self.pb.getContactPoints(bodyA=body.uid, physicsClientId=self.client)
+        points = [c[5] for c in contacts if c[2] == self.ground]
+        if not points:
+            return None
+        nearest = np.linalg.norm(world[:, None, :] - np.array(points)[None], axis=2).argmin(axis=0)
+        anchors = np.zeros(len(f), bool)
+        anchors[body.members[nearest]] = True
+        full = np.zeros(len(f))
+        full[body.members] = loads
+        return key, anchors, full
+
+    def _break_strained(self, key: int, anchors: np.ndarray, loads: np.ndarray, time: float) -> None:
+        """Break the body's bonds that carry more than their capacity; the parts move on rigidly."""
+        if key not in self.bodies:
+            return
+        f, body = self.frags, self.bodies[key]
+        mask = np.zeros(len(f), bool)
+        mask[body.members] = True
+        flow = self._flows(mask, anchors, loads)
+        over = self.intact & mask[f.bonds[:, 0]] & mask[f.bonds[:, 1]] & (flow > self.capacity)
+        if not over.any():
+            return
+        self.intact &= ~over
+        where = f.centroids[f.bonds[over]].mean(axis=(0, 1))
+        self.events.append(Event(time, tuple(map(float, where)), 0.1 * body.mass, 1.0, "crack"))
+        self._split_rigid(key)
+
+    def _split_rigid(self, key: int) -> None:
+        """Replace a body by its glued components, each moving as that part of the body moved."""
+        body = self.bodies[key]
+        mask = np.zeros(len(self.frags), bool)
+        mask[body.members] = True
+        _, labels = connected_components(self._graph(mask)[0], directed=False)
+        parts = [body.members[labels[body.members] == lab] for lab in np.unique(labels[body.members])]
+        if len(parts) == 1:
+            return
+        pos, orn, lin, ang = self._state(body)
+        self._remove(key)
+        rot = quat_to_matrix(np.array([orn]))[0]
+        for part in sorted(parts, key=lambda p: int(p.min())):
+            com = np.average(self.frags.centroids[part], axis=0, weights=self.masses[part])
+            v = lin + np.cross(ang, rot @ (com - body.com))
+            self._add(part, False, (body.com, pos, orn), v, ang)
 
     def _hit(self, key: int, time: float):
         """(key, contact points, hit standing structure?, energy lost, motion before) of a body
@@ -530,6 +634,7 @@ class _World:
         pos, orn, lin, ang = self._state(body)
         before = (body.velocity, body.spin, body.energy)
         dv = float(np.linalg.norm(lin - body.velocity))
+        body.dv = (lin - body.velocity, ang - body.spin)
         body.velocity, body.spin = lin, ang
         body.energy = self._kinetic(body, orn, lin, ang)
         speed = float(np.linalg.norm(lin))
