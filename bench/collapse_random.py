@@ -7,7 +7,7 @@ Targets: implode: collapse_time 1.0-2.5x free fall, pile <= 0.35 H, largest isla
 debris radius <= 1.5 x the footprint half-diagonal + 0.5 H; topple: mean displacement within
 45 deg of trigger.side, largest island <= 0.25; both: finite transforms, no piece more than
 5 cm below the ground, no piece faster than free fall from the roof plus the charges' kick.
-Fragment counts are kept modest (about 60 a storey) so the whole table takes minutes.
+Fragment counts are kept modest (100 a storey) so the whole table takes minutes.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def random_spec(index: int, mode: str) -> ShotSpec:
                 "bays": [int(rng.integers(1, 4)), int(rng.integers(1, 3))],
                 "material": MATERIALS[index % 3],
             },
-            "fracture": {"fragments": 60 * floors, "cluster_size": 6},
+            "fracture": {"fragments": 100 * floors, "cluster_size": 6},
             "trigger": {"mode": mode, "side": "all" if mode == "implode" else side, "time": 0.25, "floors": [0]},
             "sim": {"substeps": 4},
         }

@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.spatial import cKDTree
 
 from setpiece.artifacts import Event, Fragments, Motion, quat_to_matrix
 from setpiece.spec import ShotSpec
@@ -64,12 +65,18 @@ SLEEP_FRAMES = 4
 PARTIAL_REACH = 0.15  # partial: supports on the side's outer third go
 SETTLE_ROUNDS = 40  # load-flow rounds after a change to the standing structure
 BREAK_FRONT = 0.5  # a round breaks the bonds loaded within this share of the worst one's ratio
+TEAR_SHARE = 0.2  # partial: strength left in the bonds that tie the failing side to the rest
 WEDGE_STOREYS = 3  # topple: storeys of the felling wedge
 WEDGE_STEP = 0.3  # each storey up the wedge is cut this share of the width less deep
 SLEEP_MEMBERS = 12  # bodies of more pieces never sleep
 CUT_SPEED = 8.0  # m/s of the material a cut or charge throws off a support
 GROUND_EPS = 0.02  # m: pieces this close to z = 0 stand on the ground
+GROUND_SINK = 0.02  # m: a body sunk deeper into the ground is lifted back onto it
 SOLVER_ITERATIONS = 10
+# Bullet's default: a stiffer one (0.8) pins a building pivoting on an edge, whose corner the
+# solver keeps pushing back out of the support every step; deep sinks into the ground are
+# handled by _keep_above_ground instead
+CONTACT_ERP = 0.2
 KICK_CAP = 6.0  # m/s
 THIN_MIN = 0.25  # m
 CCD_SHARE = 0.25  # swept-sphere radius as a share of the piece size
@@ -111,7 +118,7 @@ class _World:
         pb.setPhysicsEngineParameter(
             fixedTimeStep=self.dt,
             numSolverIterations=SOLVER_ITERATIONS,
-            contactERP=0.8,  # push penetrating pieces out of the ground firmly
+            contactERP=CONTACT_ERP,
             deterministicOverlappingPairs=1,
             physicsClientId=self.client,
         )
@@ -124,6 +131,8 @@ class _World:
         glass = np.array([e.material == "glass" for e in building.elements])[frags.element]
         self.glass = glass
         self.footing = ~glass & (self.bottom < GROUND_EPS)  # glass carries nothing to the ground
+        most = max(len(v) for v in frags.vertices)
+        self.padded = np.array([np.vstack([v, np.repeat(v[:1], most - len(v), axis=0)]) for v in frags.vertices])
         self.radius = np.array([np.linalg.norm(v - c, axis=1).max() for v, c in zip(frags.vertices, frags.centroids)])
         self.intact = np.ones(len(frags.bonds), bool)
         self.capacity = self._capacities()
@@ -135,10 +144,15 @@ class _World:
         self._next_key = 0
         self._files = 0
         self.falls = np.zeros(n, bool)  # partial: the failing side's pieces
-        self.seam_uids: list[int] = []  # partial: bodies of the rest along the tear, which they pass
+        self.seam: list[int] = []  # partial: pieces of the rest along the tear, which those pass
 
     # --- bonds and loads ---------------------------------------------------
     def _capacities(self) -> np.ndarray:
+        rest = self._flows(np.ones(len(self.frags), bool))
+        return self.spec.sim.glue_scale * np.maximum(self._strength(), SAFETY * rest)
+
+    def _strength(self) -> np.ndarray:
+        """What each bond carries by its glued area and material alone (N)."""
         f, b = self.frags, self.building
         strength = np.array([b.material(e.material)[1] for e in b.elements])
         i, j = f.bonds[:, 0], f.bonds[:, 1]
@@ -146,8 +160,7 @@ class _World:
         factor = np.where(
             f.element[i] != f.element[j], JOINT_FACTOR, np.where(f.cluster[i] != f.cluster[j], CLUSTER_FACTOR, 1.0)
         )
-        rest = self._flows(np.ones(len(f), bool))
-        return self.spec.sim.glue_scale * np.maximum(f.bond_area * sigma * factor, SAFETY * rest)
+        return f.bond_area * sigma * factor
 
     def _graph(self, nodes: np.ndarray, weights: np.ndarray | None = None):
         """Sparse graph of the intact bonds between the given pieces (bool mask)."""
@@ -266,8 +279,10 @@ class _World:
         self.by_uid[uid] = key
         self.owner[members] = key
         if not static and self.falls[members].any():
-            for other in self.seam_uids:
-                self.pb.setCollisionFilterPair(uid, other, -1, -1, 0, physicsClientId=self.client)
+            for k in self.seam:
+                other = self.bodies.get(self.owner[k])
+                if other is not None and other.static:
+                    self.pb.setCollisionFilterPair(uid, other.uid, -1, -1, 0, physicsClientId=self.client)
         return key
 
     def _remove(self, key: int) -> _Body:
@@ -396,10 +411,34 @@ class _World:
                     self._settle_structure(time)
                 self._sleep()
             self._record(rot[frame], trans[frame])
+            if frame >= trigger_frame:
+                self._keep_above_ground(rot[frame], trans[frame])
             visible[frame] = ~self.hidden
             if progress:
                 progress(frame + 1, frames)
         return Motion(rot, trans, visible, self.events, spec.shot.fps)
+
+    def _keep_above_ground(self, rot: np.ndarray, trans: np.ndarray) -> None:
+        """Bodies that a heavy landing pushed more than GROUND_SINK into the ground are lifted
+        back onto it and lose their downward speed (a position projection, as solvers do for
+        deep penetration): Bullet resolves a deep contact over several steps, and for a frame
+        a piece under a falling stack can show sunk into the ground."""
+        x, y, z, w = (rot[:, k].astype(float) for k in range(4))
+        row = np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1)
+        low = np.einsum("nk,nvk->nv", row, self.padded).min(axis=1) + trans[:, 2]
+        sunk = np.flatnonzero((low < -GROUND_SINK) & ~self.hidden & (self.owner >= 0))
+        for key in np.unique(self.owner[sunk]):
+            body = self.bodies[key]
+            if body.static or body.frozen:
+                continue
+            lift = -float(low[body.members].min())
+            pos, orn = self.pb.getBasePositionAndOrientation(body.uid, physicsClientId=self.client)
+            pos = (pos[0], pos[1], pos[2] + lift)
+            self.pb.resetBasePositionAndOrientation(body.uid, pos, orn, physicsClientId=self.client)
+            lin, ang = self.pb.getBaseVelocity(body.uid, physicsClientId=self.client)
+            lin = (lin[0], lin[1], max(lin[2], 0.0))
+            self.pb.resetBaseVelocity(body.uid, lin, ang, physicsClientId=self.client)
+            trans[body.members, 2] += lift
 
     def _stand_up(self) -> None:
         """The intact building enters the solver: every piece a static body."""
@@ -429,8 +468,6 @@ class _World:
         hit = np.isin(f.element, hit_el + panes)
         if mode == "topple":  # the remaining supports become the hinge the building turns on
             self._free_hinge(hit)
-        if mode == "partial":  # the failing side tears away from the rest along a line
-            self._tear(min(t.floors))
         for k in hit_el + panes:  # glass of the cut storeys goes with them (crews strip it first)
             members = np.flatnonzero(f.element == k)
             centre = tuple(float(x) for x in els[k].center)
@@ -446,6 +483,8 @@ class _World:
             self.owner[members] = -1
             self.hidden[members] = True
         self.intact &= ~(hit[f.bonds[:, 0]] | hit[f.bonds[:, 1]])
+        if mode == "partial":  # the failing side tears away from the rest along a line
+            self._tear(min(t.floors))
 
     def _reach(self, mode: str) -> dict[int, float]:
         """Per storey hit, the side coordinate beyond which its supports go. Topple cuts a wedge:
@@ -465,25 +504,35 @@ class _World:
         return out
 
     def _tear(self, floor: int) -> None:
-        """Partial: the failing side (beyond PARTIAL_REACH, from the lowest storey hit up) tears
-        away along a seam of crumbled pieces, and the rest is as strong as it needs to stand
-        alone. The load-flow model passes loads on by shear alone: it would let the slabs
-        cantilever a whole side of the building, where real ones fail in bending first."""
+        """Partial: the failing side (beyond PARTIAL_REACH, from the lowest storey hit up) is tied
+        to the rest by bonds left with TEAR_SHARE of their strength and no reserve, and the rest
+        is as strong as it needs to stand alone. The load-flow model passes loads on by shear
+        alone: it would let the slabs cantilever a whole side, where real ones fail in bending."""
         f, b = self.frags, self.building
         storey = b.height / (1 + max(e.floor for e in b.elements))
-        fails = (self._side_coordinate(f.centroids) > PARTIAL_REACH) & (f.centroids[:, 2] >= floor * storey)
-        rest = self._flows(~fails)
+        where = self._side_coordinate(f.centroids)
+        fails = (where > PARTIAL_REACH) & (f.centroids[:, 2] >= floor * storey)
+        rest = self._flows(~fails & ~self.hidden)
         self.capacity = np.maximum(self.capacity, SAFETY * self.spec.sim.glue_scale * rest)
         i, j = f.bonds[:, 0], f.bonds[:, 1]
-        seam = np.zeros(len(f), bool)
+        # the failing side keeps no reserve, and the bonds across the line little strength
+        strength = self.spec.sim.glue_scale * self._strength()
+        side = fails[i] | fails[j]
+        self.capacity[side] = strength[side]
         across = fails[i] != fails[j]
-        seam[np.where(fails[i], i, j)[across]] = True
-        self.intact &= ~(seam[i] | seam[j])
+        self.capacity[across] = TEAR_SHARE * strength[across]
         # the torn faces are Voronoi faces that would wedge the side against the rest: the
-        # side's pieces pass the rest's pieces along the tear (they shear through them)
+        # side's pieces pass the rest's pieces that touch them (they shear through them)
         self.falls = fails
-        edge = np.unique(np.where(fails[i], j, i)[across])
-        self.seam_uids = [self.bodies[self.owner[k]].uid for k in edge if self.owner[k] >= 0]
+        near = cKDTree(f.centroids[fails]).query_ball_point(f.centroids, 2 * self.radius.max() + 0.05)
+        failing = np.flatnonzero(fails)
+        self.seam = [k for k in np.flatnonzero(~fails & ~self.hidden) if self._touches(k, failing[near[k]])]
+
+    def _touches(self, k: int, others: np.ndarray) -> bool:
+        """Whether piece k's box comes within 5 cm of any of the others' boxes."""
+        v = self.frags.vertices
+        lo, hi = v[k].min(axis=0) - 0.05, v[k].max(axis=0) + 0.05
+        return any(np.all((v[o].min(axis=0) <= hi) & (v[o].max(axis=0) >= lo)) for o in others)
 
     def _free_hinge(self, cut: np.ndarray) -> None:
         """Topple: the supports left standing on the trigger floors let go of everything but
