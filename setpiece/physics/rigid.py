@@ -22,14 +22,29 @@ How the building comes down:
   structure it landed on (crush-up). The crushed pieces are thrown outward
   with a share of that energy; the part of the body above the crushed zone
   keeps falling with what energy is left. No energy is ever added.
+- Landing loads: a compound body that bears on the ground carries, in every
+  piece, its mass times its acceleration less gravity (nothing in free fall,
+  its weight at rest, many times it in a hard landing, plus the pull of its
+  spin). Those loads flow through its bonds to the pieces touching the
+  ground, by the same load-flow model; a bond loaded past its capacity
+  breaks and the parts move on as they were moving. A toppled block that
+  lands on its edge breaks up this way; so does one that cannot carry itself
+  lying on its side.
+- The standing structure's overloaded bonds break worst first (those within
+  BREAK_FRONT of the worst ratio each round), so a side that tears away stops
+  loading the rest before the rest is judged.
 - Pieces at rest for a few frames turn static (sleep) and wake when the bodies
-  around them change; bodies of many pieces never sleep.
+  around them change; bodies of many pieces never sleep. A body a heavy
+  landing pushed into the ground is lifted back onto it.
 - Trigger modes: implode cuts the trigger storeys' supports all round (the
   block falls into its footprint and crushes down, then crushes up what it
   lands on); topple cuts a felling wedge on `trigger.side` and frees the
   supports left on the far side from what they carry, so the building turns
-  about them; partial cuts the side's outer third and lets the load flow
-  decide what else goes. The cut storeys' glass is stripped, as crews do.
+  about them; partial cuts the side's supports beyond PARTIAL_REACH on the
+  trigger storeys and tears that side, from the lowest storey hit up, away
+  from the rest (weak bonds across the line, no reserve on the side, the rest
+  designed to stand alone), so the side comes down and the rest stands. The
+  cut storeys' glass is stripped, as crews do.
 """
 
 from __future__ import annotations
@@ -74,9 +89,11 @@ GROUND_EPS = 0.02  # m: pieces this close to z = 0 stand on the ground
 GROUND_SINK = 0.02  # m: a body sunk deeper into the ground is lifted back onto it
 SOLVER_ITERATIONS = 10
 # Bullet's default: a stiffer one (0.8) pins a building pivoting on an edge, whose corner the
-# solver keeps pushing back out of the support every step; deep sinks into the ground are
-# handled by _keep_above_ground instead
+# solver keeps pushing back out of the support every step (topple's hinge gets softer still);
+# deep sinks into the ground are handled by _keep_above_ground instead
 CONTACT_ERP = 0.2
+HINGE_STIFFNESS = 1e10  # N/m: topple's hinge contacts...
+HINGE_ERP = 0.05  # ...correct this share of their overlap a step
 KICK_CAP = 6.0  # m/s
 THIN_MIN = 0.25  # m
 CCD_SHARE = 0.25  # swept-sphere radius as a share of the piece size
@@ -540,6 +557,18 @@ class _World:
         f, els, floors = self.frags, self.building.elements, self.spec.trigger.floors
         support = np.array([els[e].is_support and els[e].floor in floors for e in f.element]) & ~cut
         self.intact &= support[f.bonds[:, 0]] == support[f.bonds[:, 1]]
+        # a soft contact (error reduction HINGE_ERP): at Bullet's stiffer default, the solver
+        # pushes the building's corner back out of the hinge every step and pins a tall block
+        # that should turn; this one lets a 15-storey tower tip as a rigid body on a pivot would
+        for k in np.flatnonzero(support):
+            damping = (1.0 / HINGE_ERP - 1.0) * HINGE_STIFFNESS * self.dt
+            self.pb.changeDynamics(
+                self.bodies[self.owner[k]].uid,
+                -1,
+                contactStiffness=HINGE_STIFFNESS,
+                contactDamping=damping,
+                physicsClientId=self.client,
+            )
 
     def _blast(self, members: np.ndarray, speed: float) -> None:
         for m in members:
