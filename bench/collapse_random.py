@@ -1,7 +1,7 @@
 """Issue 9's collapse targets on random buildings: 2-20 storeys, concrete, brick and sandstone,
 each imploded and toppled. Prints one row per run and whether it met the targets.
 
-    .venv/bin/python bench/collapse_random.py [--specs 10] [--first 0] [--frames-scale 1.0]
+    .venv/bin/python bench/collapse_random.py [--specs 10] [--first 0] [--modes implode,topple]
 
 Targets: implode: collapse_time 1.0-2.5x free fall, pile <= 0.35 H, largest island <= 0.10,
 debris radius <= 1.5 x the footprint half-diagonal + 0.5 H; topple: mean displacement within

@@ -436,8 +436,8 @@ class _World:
         return Motion(rot, trans, visible, self.events, spec.shot.fps)
 
     def _keep_above_ground(self, rot: np.ndarray, trans: np.ndarray) -> None:
-        """Bodies that a heavy landing pushed more than GROUND_SINK into the ground are lifted
-        back onto it and lose their downward speed (a position projection, as solvers do for
+        """Small bodies that a heavy landing pushed more than GROUND_SINK into the ground are
+        lifted back onto it and lose their downward speed (a position projection, as solvers do for
         deep penetration): Bullet resolves a deep contact over several steps, and for a frame
         a piece under a falling stack can show sunk into the ground."""
         x, y, z, w = (rot[:, k].astype(float) for k in range(4))
@@ -446,8 +446,8 @@ class _World:
         sunk = np.flatnonzero((low < -GROUND_SINK) & ~self.hidden & (self.owner >= 0))
         for key in np.unique(self.owner[sunk]):
             body = self.bodies[key]
-            if body.static or body.frozen:
-                continue
+            if body.static or body.frozen or len(body.members) > SLEEP_MEMBERS:
+                continue  # a big block tipping on its foot is left to the solver: it must keep falling
             lift = -float(low[body.members].min())
             pos, orn = self.pb.getBasePositionAndOrientation(body.uid, physicsClientId=self.client)
             pos = (pos[0], pos[1], pos[2] + lift)
@@ -561,14 +561,14 @@ class _World:
         # pushes the building's corner back out of the hinge every step and pins a tall block
         # that should turn; this one lets a 15-storey tower tip as a rigid body on a pivot would
         for k in np.flatnonzero(support):
-            damping = (1.0 / HINGE_ERP - 1.0) * HINGE_STIFFNESS * self.dt
-            self.pb.changeDynamics(
-                self.bodies[self.owner[k]].uid,
-                -1,
-                contactStiffness=HINGE_STIFFNESS,
-                contactDamping=damping,
-                physicsClientId=self.client,
-            )
+            self._soften(self.bodies[self.owner[k]].uid)
+
+    def _soften(self, uid: int) -> None:
+        """Contacts with this body correct HINGE_ERP of their overlap a step (see _free_hinge)."""
+        damping = (1.0 / HINGE_ERP - 1.0) * HINGE_STIFFNESS * self.dt
+        self.pb.changeDynamics(
+            uid, -1, contactStiffness=HINGE_STIFFNESS, contactDamping=damping, physicsClientId=self.client
+        )
 
     def _blast(self, members: np.ndarray, speed: float) -> None:
         for m in members:
