@@ -375,12 +375,23 @@ class _World:
             _, _, lin, ang = self._state(body)
             calm = lin @ lin < SLEEP_SPEED**2 and ang @ ang < SLEEP_SPIN**2
             body.still = body.still + 1 if calm else 0
-            if body.still >= SLEEP_FRAMES:
+            if body.still >= SLEEP_FRAMES and not self._on_big_body(body):
                 pos, orn = pb.getBasePositionAndOrientation(body.uid, physicsClientId=self.client)
                 body.pose = (pos, orn)
                 pb.resetBaseVelocity(body.uid, [0, 0, 0], [0, 0, 0], physicsClientId=self.client)
                 pb.changeDynamics(body.uid, -1, mass=0.0, physicsClientId=self.client)
                 body.frozen = True
+
+    def _on_big_body(self, body: _Body) -> bool:
+        """Whether the body touches a big body that is awake: one resting on a tower that is
+        only starting to tip must not sleep in mid-air, where the tower would lean on it."""
+        for c in self.pb.getContactPoints(bodyA=body.uid, physicsClientId=self.client):
+            key = self.by_uid.get(c[2])
+            if key is not None:
+                other = self.bodies[key]
+                if not other.static and not other.frozen and len(other.members) > SLEEP_MEMBERS:
+                    return True
+        return False
 
     def _wake_near(self, gone: _Body) -> None:
         """Sleeping bodies around one that moved away or split wake up."""
