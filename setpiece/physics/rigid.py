@@ -563,9 +563,11 @@ class _World:
         return any(np.all((v[o].min(axis=0) <= hi) & (v[o].max(axis=0) >= lo)) for o in others)
 
     def _free_hinge(self, cut: np.ndarray) -> None:
-        """Topple: the supports left standing on the trigger floors let go of everything but
-        each other, so the building rests on them as on a hinge and turns about them."""
-        f, els, floors = self.frags, self.building.elements, self.spec.trigger.floors
+        """Topple: the supports left standing on the lowest trigger floor let go of everything
+        but each other, so the building rests on them as on a hinge and turns about them. The
+        higher cuts only weaken it (their remaining supports stay glued): freed there too, the
+        block above would sit on a second hinge and drop into the middle instead of falling over."""
+        f, els, floors = self.frags, self.building.elements, [min(self.spec.trigger.floors)]
         support = np.array([els[e].is_support and els[e].floor in floors for e in f.element]) & ~cut
         self.intact &= support[f.bonds[:, 0]] == support[f.bonds[:, 1]]
         # a soft contact (error reduction HINGE_ERP): at Bullet's stiffer default, the solver
