@@ -447,8 +447,8 @@ class _World:
         return Motion(rot, trans, visible, self.events, spec.shot.fps)
 
     def _keep_above_ground(self, rot: np.ndarray, trans: np.ndarray) -> None:
-        """Small bodies that a heavy landing pushed more than GROUND_SINK into the ground are
-        lifted back onto it and lose their downward speed (a position projection, as solvers do for
+        """Bodies that a heavy landing pushed more than GROUND_SINK into the ground are lifted
+        back onto it, and small ones lose their downward speed (a position projection, as solvers do for
         deep penetration): Bullet resolves a deep contact over several steps, and for a frame
         a piece under a falling stack can show sunk into the ground."""
         x, y, z, w = (rot[:, k].astype(float) for k in range(4))
@@ -457,15 +457,16 @@ class _World:
         sunk = np.flatnonzero((low < -GROUND_SINK) & ~self.hidden & (self.owner >= 0))
         for key in np.unique(self.owner[sunk]):
             body = self.bodies[key]
-            if body.static or body.frozen or len(body.members) > SLEEP_MEMBERS:
-                continue  # a big block tipping on its foot is left to the solver: it must keep falling
+            if body.static or body.frozen:
+                continue
             lift = -float(low[body.members].min())
             pos, orn = self.pb.getBasePositionAndOrientation(body.uid, physicsClientId=self.client)
             pos = (pos[0], pos[1], pos[2] + lift)
             self.pb.resetBasePositionAndOrientation(body.uid, pos, orn, physicsClientId=self.client)
-            lin, ang = self.pb.getBaseVelocity(body.uid, physicsClientId=self.client)
-            lin = (lin[0], lin[1], max(lin[2], 0.0))
-            self.pb.resetBaseVelocity(body.uid, lin, ang, physicsClientId=self.client)
+            if len(body.members) <= SLEEP_MEMBERS:  # a big block tipping on its foot keeps turning
+                lin, ang = self.pb.getBaseVelocity(body.uid, physicsClientId=self.client)
+                lin = (lin[0], lin[1], max(lin[2], 0.0))
+                self.pb.resetBaseVelocity(body.uid, lin, ang, physicsClientId=self.client)
             trans[body.members, 2] += lift
 
     def _stand_up(self) -> None:
