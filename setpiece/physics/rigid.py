@@ -22,14 +22,29 @@ How the building comes down:
   structure it landed on (crush-up). The crushed pieces are thrown outward
   with a share of that energy; the part of the body above the crushed zone
   keeps falling with what energy is left. No energy is ever added.
+- Landing loads: a compound body that bears on the ground carries, in every
+  piece, its mass times its acceleration less gravity (nothing in free fall,
+  its weight at rest, many times it in a hard landing, plus the pull of its
+  spin). Those loads flow through its bonds to the pieces touching the
+  ground, by the same load-flow model; a bond loaded past its capacity
+  breaks and the parts move on as they were moving. A toppled block that
+  lands on its edge breaks up this way; so does one that cannot carry itself
+  lying on its side.
+- The standing structure's overloaded bonds break worst first (those within
+  BREAK_FRONT of the worst ratio each round), so a side that tears away stops
+  loading the rest before the rest is judged.
 - Pieces at rest for a few frames turn static (sleep) and wake when the bodies
-  around them change; bodies of many pieces never sleep.
+  around them change; bodies of many pieces never sleep. A body a heavy
+  landing pushed into the ground is lifted back onto it.
 - Trigger modes: implode cuts the trigger storeys' supports all round (the
   block falls into its footprint and crushes down, then crushes up what it
   lands on); topple cuts a felling wedge on `trigger.side` and frees the
   supports left on the far side from what they carry, so the building turns
-  about them; partial cuts the side's outer third and lets the load flow
-  decide what else goes. The cut storeys' glass is stripped, as crews do.
+  about them; partial cuts the side's supports beyond PARTIAL_REACH on the
+  trigger storeys and tears that side, from the lowest storey hit up, away
+  from the rest (weak bonds across the line, no reserve on the side, the rest
+  designed to stand alone), so the side comes down and the rest stands. The
+  cut storeys' glass is stripped, as crews do.
 """
 
 from __future__ import annotations
@@ -42,6 +57,7 @@ from pathlib import Path
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.spatial import cKDTree
 
 from setpiece.artifacts import Event, Fragments, Motion, quat_to_matrix
 from setpiece.spec import ShotSpec
@@ -62,12 +78,22 @@ SLEEP_SPEED = 0.25  # m/s
 SLEEP_SPIN = 0.6  # rad/s
 SLEEP_FRAMES = 4
 PARTIAL_REACH = 0.15  # partial: supports on the side's outer third go
+SETTLE_ROUNDS = 400  # at most this many load-flow rounds after a change to the standing structure
+BREAK_FRONT = 0.5  # a round breaks the bonds loaded within this share of the worst one's ratio
+TEAR_SHARE = 0.2  # partial: strength left in the bonds that tie the failing side to the rest
 WEDGE_STOREYS = 3  # topple: storeys of the felling wedge
 WEDGE_STEP = 0.3  # each storey up the wedge is cut this share of the width less deep
 SLEEP_MEMBERS = 12  # bodies of more pieces never sleep
 CUT_SPEED = 8.0  # m/s of the material a cut or charge throws off a support
 GROUND_EPS = 0.02  # m: pieces this close to z = 0 stand on the ground
+GROUND_SINK = 0.02  # m: a body sunk deeper into the ground is lifted back onto it
 SOLVER_ITERATIONS = 10
+# Bullet's default: a stiffer one (0.8) pins a building pivoting on an edge, whose corner the
+# solver keeps pushing back out of the support every step (topple's hinge gets softer still);
+# deep sinks into the ground are handled by _keep_above_ground instead
+CONTACT_ERP = 0.2
+HINGE_STIFFNESS = 1e10  # N/m: topple's hinge contacts...
+HINGE_ERP = 0.05  # ...correct this share of their overlap a step
 KICK_CAP = 6.0  # m/s
 THIN_MIN = 0.25  # m
 CCD_SHARE = 0.25  # swept-sphere radius as a share of the piece size
@@ -87,6 +113,7 @@ class _Body:
     still: int = 0
     frozen: bool = False
     pose: tuple | None = None  # (pos, orn) cached while frozen or static
+    dv: tuple | None = None  # (linear, angular) velocity change over the last frame
 
 
 def simulate(spec: ShotSpec, building: Building, frags: Fragments, rng: np.random.Generator, progress=None) -> Motion:
@@ -108,7 +135,7 @@ class _World:
         pb.setPhysicsEngineParameter(
             fixedTimeStep=self.dt,
             numSolverIterations=SOLVER_ITERATIONS,
-            contactERP=0.8,  # push penetrating pieces out of the ground firmly
+            contactERP=CONTACT_ERP,
             deterministicOverlappingPairs=1,
             physicsClientId=self.client,
         )
@@ -121,6 +148,8 @@ class _World:
         glass = np.array([e.material == "glass" for e in building.elements])[frags.element]
         self.glass = glass
         self.footing = ~glass & (self.bottom < GROUND_EPS)  # glass carries nothing to the ground
+        most = max(len(v) for v in frags.vertices)
+        self.padded = np.array([np.vstack([v, np.repeat(v[:1], most - len(v), axis=0)]) for v in frags.vertices])
         self.radius = np.array([np.linalg.norm(v - c, axis=1).max() for v, c in zip(frags.vertices, frags.centroids)])
         self.intact = np.ones(len(frags.bonds), bool)
         self.capacity = self._capacities()
@@ -131,9 +160,16 @@ class _World:
         self.events: list[Event] = []
         self._next_key = 0
         self._files = 0
+        self.falls = np.zeros(n, bool)  # partial: the failing side's pieces
+        self.seam: list[int] = []  # partial: pieces of the rest along the tear, which those pass
 
     # --- bonds and loads ---------------------------------------------------
     def _capacities(self) -> np.ndarray:
+        rest = self._flows(np.ones(len(self.frags), bool))
+        return self.spec.sim.glue_scale * np.maximum(self._strength(), SAFETY * rest)
+
+    def _strength(self) -> np.ndarray:
+        """What each bond carries by its glued area and material alone (N)."""
         f, b = self.frags, self.building
         strength = np.array([b.material(e.material)[1] for e in b.elements])
         i, j = f.bonds[:, 0], f.bonds[:, 1]
@@ -141,8 +177,7 @@ class _World:
         factor = np.where(
             f.element[i] != f.element[j], JOINT_FACTOR, np.where(f.cluster[i] != f.cluster[j], CLUSTER_FACTOR, 1.0)
         )
-        rest = self._flows(np.ones(len(f), bool))
-        return self.spec.sim.glue_scale * np.maximum(f.bond_area * sigma * factor, SAFETY * rest)
+        return f.bond_area * sigma * factor
 
     def _graph(self, nodes: np.ndarray, weights: np.ndarray | None = None):
         """Sparse graph of the intact bonds between the given pieces (bool mask)."""
@@ -152,27 +187,26 @@ class _World:
         w = np.ones(len(i)) if weights is None else weights[keep]
         return coo_matrix((np.r_[w, w], (np.r_[i, j], np.r_[j, i])), shape=(n, n)).tocsr(), keep
 
-    def _flows(self, nodes: np.ndarray) -> np.ndarray:
-        """Load (N) each intact bond carries when the given pieces' weight flows to the ground."""
+    def _flows(self, nodes: np.ndarray, anchors: np.ndarray | None = None, loads: np.ndarray | None = None):
+        """Load (N) each intact bond carries when the given pieces' loads (default: their weight)
+        flow to the anchors (default: the pieces standing on the ground)."""
         f = self.frags
         flow = np.zeros(len(f.bonds))
         length = np.linalg.norm(f.centroids[f.bonds[:, 0]] - f.centroids[f.bonds[:, 1]], axis=1) + 1e-3
         graph, keep = self._graph(nodes, length)
-        anchors = np.flatnonzero(nodes & self.footing)
+        anchors = np.flatnonzero(nodes & (self.footing if anchors is None else anchors))
         if not len(anchors):
             return flow
         dist = dijkstra(graph, indices=anchors, min_only=True)
-        load = np.where(np.isfinite(dist), self.masses * GRAVITY, 0.0)
-        bond_ids = np.flatnonzero(keep)
-        adj: list[list[tuple[int, int]]] = [[] for _ in range(len(f))]
-        for b in bond_ids:
+        load = np.where(np.isfinite(dist), self.masses * GRAVITY if loads is None else loads, 0.0)
+        adj: dict[int, list[tuple[int, int]]] = {}
+        for b in np.flatnonzero(keep):
             i, j = f.bonds[b]
-            adj[i].append((j, b))
-            adj[j].append((i, b))
-        for i in np.argsort(-np.where(np.isfinite(dist), dist, -1.0), kind="stable"):
-            if not np.isfinite(dist[i]) or dist[i] == 0.0:
-                continue
-            down = [(j, b) for j, b in adj[i] if dist[j] < dist[i]]
+            adj.setdefault(i, []).append((j, b))
+            adj.setdefault(j, []).append((i, b))
+        reached = np.flatnonzero(np.isfinite(dist) & (dist > 0.0))
+        for i in reached[np.argsort(-dist[reached], kind="stable")]:
+            down = [(j, b) for j, b in adj.get(i, ()) if dist[j] < dist[i]]
             total = sum(f.bond_area[b] for _, b in down)
             for j, b in down:
                 share = load[i] * f.bond_area[b] / total
@@ -261,6 +295,11 @@ class _World:
         self.bodies[key] = body
         self.by_uid[uid] = key
         self.owner[members] = key
+        if not static and self.falls[members].any():
+            for k in self.seam:
+                other = self.bodies.get(self.owner[k])
+                if other is not None and other.static:
+                    self.pb.setCollisionFilterPair(uid, other.uid, -1, -1, 0, physicsClientId=self.client)
         return key
 
     def _remove(self, key: int) -> _Body:
@@ -336,12 +375,23 @@ class _World:
             _, _, lin, ang = self._state(body)
             calm = lin @ lin < SLEEP_SPEED**2 and ang @ ang < SLEEP_SPIN**2
             body.still = body.still + 1 if calm else 0
-            if body.still >= SLEEP_FRAMES:
+            if body.still >= SLEEP_FRAMES and not self._on_big_body(body):
                 pos, orn = pb.getBasePositionAndOrientation(body.uid, physicsClientId=self.client)
                 body.pose = (pos, orn)
                 pb.resetBaseVelocity(body.uid, [0, 0, 0], [0, 0, 0], physicsClientId=self.client)
                 pb.changeDynamics(body.uid, -1, mass=0.0, physicsClientId=self.client)
                 body.frozen = True
+
+    def _on_big_body(self, body: _Body) -> bool:
+        """Whether the body touches a big body that is awake: one resting on a tower that is
+        only starting to tip must not sleep in mid-air, where the tower would lean on it."""
+        for c in self.pb.getContactPoints(bodyA=body.uid, physicsClientId=self.client):
+            key = self.by_uid.get(c[2])
+            if key is not None:
+                other = self.bodies[key]
+                if not other.static and not other.frozen and len(other.members) > SLEEP_MEMBERS:
+                    return True
+        return False
 
     def _wake_near(self, gone: _Body) -> None:
         """Sleeping bodies around one that moved away or split wake up."""
@@ -389,10 +439,35 @@ class _World:
                     self._settle_structure(time)
                 self._sleep()
             self._record(rot[frame], trans[frame])
+            if frame >= trigger_frame:
+                self._keep_above_ground(rot[frame], trans[frame])
             visible[frame] = ~self.hidden
             if progress:
                 progress(frame + 1, frames)
         return Motion(rot, trans, visible, self.events, spec.shot.fps)
+
+    def _keep_above_ground(self, rot: np.ndarray, trans: np.ndarray) -> None:
+        """Bodies that a heavy landing pushed more than GROUND_SINK into the ground are lifted
+        back onto it, and small ones lose their downward speed (a position projection, as solvers do for
+        deep penetration): Bullet resolves a deep contact over several steps, and for a frame
+        a piece under a falling stack can show sunk into the ground."""
+        x, y, z, w = (rot[:, k].astype(float) for k in range(4))
+        row = np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1)
+        low = np.einsum("nk,nvk->nv", row, self.padded).min(axis=1) + trans[:, 2]
+        sunk = np.flatnonzero((low < -GROUND_SINK) & ~self.hidden & (self.owner >= 0))
+        for key in np.unique(self.owner[sunk]):
+            body = self.bodies[key]
+            if body.static or body.frozen:
+                continue
+            lift = -float(low[body.members].min())
+            pos, orn = self.pb.getBasePositionAndOrientation(body.uid, physicsClientId=self.client)
+            pos = (pos[0], pos[1], pos[2] + lift)
+            self.pb.resetBasePositionAndOrientation(body.uid, pos, orn, physicsClientId=self.client)
+            if len(body.members) <= SLEEP_MEMBERS:  # a big block tipping on its foot keeps turning
+                lin, ang = self.pb.getBaseVelocity(body.uid, physicsClientId=self.client)
+                lin = (lin[0], lin[1], max(lin[2], 0.0))
+                self.pb.resetBaseVelocity(body.uid, lin, ang, physicsClientId=self.client)
+            trans[body.members, 2] += lift
 
     def _stand_up(self) -> None:
         """The intact building enters the solver: every piece a static body."""
@@ -437,6 +512,8 @@ class _World:
             self.owner[members] = -1
             self.hidden[members] = True
         self.intact &= ~(hit[f.bonds[:, 0]] | hit[f.bonds[:, 1]])
+        if mode == "partial":  # the failing side tears away from the rest along a line
+            self._tear(min(t.floors))
 
     def _reach(self, mode: str) -> dict[int, float]:
         """Per storey hit, the side coordinate beyond which its supports go. Topple cuts a wedge:
@@ -455,12 +532,57 @@ class _World:
                     out[f0 + k] = min(out.get(f0 + k, 1.0), -0.2 + WEDGE_STEP * k)
         return out
 
+    def _tear(self, floor: int) -> None:
+        """Partial: the failing side (beyond PARTIAL_REACH, from the lowest storey hit up) is tied
+        to the rest by bonds left with TEAR_SHARE of their strength and no reserve, and the rest
+        is as strong as it needs to stand alone. The load-flow model passes loads on by shear
+        alone: it would let the slabs cantilever a whole side, where real ones fail in bending."""
+        f, b = self.frags, self.building
+        storey = b.height / (1 + max(e.floor for e in b.elements))
+        where = self._side_coordinate(f.centroids)
+        fails = (where > PARTIAL_REACH) & (f.centroids[:, 2] >= floor * storey)
+        rest = self._flows(~fails & ~self.hidden)
+        self.capacity = np.maximum(self.capacity, SAFETY * self.spec.sim.glue_scale * rest)
+        i, j = f.bonds[:, 0], f.bonds[:, 1]
+        # the failing side keeps no reserve, and the bonds across the line little strength
+        strength = self.spec.sim.glue_scale * self._strength()
+        side = fails[i] | fails[j]
+        self.capacity[side] = strength[side]
+        across = fails[i] != fails[j]
+        self.capacity[across] = TEAR_SHARE * strength[across]
+        # the torn faces are Voronoi faces that would wedge the side against the rest: the
+        # side's pieces pass the rest's pieces that touch them (they shear through them)
+        self.falls = fails
+        near = cKDTree(f.centroids[fails]).query_ball_point(f.centroids, 2 * self.radius.max() + 0.05)
+        failing = np.flatnonzero(fails)
+        self.seam = [k for k in np.flatnonzero(~fails & ~self.hidden) if self._touches(k, failing[near[k]])]
+
+    def _touches(self, k: int, others: np.ndarray) -> bool:
+        """Whether piece k's box comes within 5 cm of any of the others' boxes."""
+        v = self.frags.vertices
+        lo, hi = v[k].min(axis=0) - 0.05, v[k].max(axis=0) + 0.05
+        return any(np.all((v[o].min(axis=0) <= hi) & (v[o].max(axis=0) >= lo)) for o in others)
+
     def _free_hinge(self, cut: np.ndarray) -> None:
-        """Topple: the supports left standing on the trigger floors let go of everything but
-        each other, so the building rests on them as on a hinge and turns about them."""
-        f, els, floors = self.frags, self.building.elements, self.spec.trigger.floors
+        """Topple: the supports left standing on the lowest trigger floor let go of everything
+        but each other, so the building rests on them as on a hinge and turns about them. The
+        higher cuts only weaken it (their remaining supports stay glued): freed there too, the
+        block above would sit on a second hinge and drop into the middle instead of falling over."""
+        f, els, floors = self.frags, self.building.elements, [min(self.spec.trigger.floors)]
         support = np.array([els[e].is_support and els[e].floor in floors for e in f.element]) & ~cut
         self.intact &= support[f.bonds[:, 0]] == support[f.bonds[:, 1]]
+        # a soft contact (error reduction HINGE_ERP): at Bullet's stiffer default, the solver
+        # pushes the building's corner back out of the hinge every step and pins a tall block
+        # that should turn; this one lets a 15-storey tower tip as a rigid body on a pivot would
+        for k in np.flatnonzero(support):
+            self._soften(self.bodies[self.owner[k]].uid)
+
+    def _soften(self, uid: int) -> None:
+        """Contacts with this body correct HINGE_ERP of their overlap a step (see _free_hinge)."""
+        damping = (1.0 / HINGE_ERP - 1.0) * HINGE_STIFFNESS * self.dt
+        self.pb.changeDynamics(
+            uid, -1, contactStiffness=HINGE_STIFFNESS, contactDamping=damping, physicsClientId=self.client
+        )
 
     def _blast(self, members: np.ndarray, speed: float) -> None:
         for m in members:
@@ -476,7 +598,7 @@ class _World:
         """Break overloaded bonds of the standing structure until what stands can carry itself;
         groups that lost the ground become falling compound bodies."""
         f = self.frags
-        for _ in range(12):
+        for _ in range(SETTLE_ROUNDS):
             static = np.zeros(len(f), bool)
             for body in self.bodies.values():
                 if body.static:
@@ -493,10 +615,13 @@ class _World:
                     self._remove(self.owner[m])
                 self._add(members, False)
             static &= ~loose
-            flow = self._flows(static)
-            over = keep & (flow > self.capacity)
-            if not over.any():
+            ratio = self._flows(static) / self.capacity
+            worst = ratio[keep].max(initial=0.0)
+            if worst <= 1.0:
                 return
+            # the worst overloaded bonds go first, then the loads find new paths: a side that
+            # tears away stops loading the rest, which may then carry itself
+            over = keep & (ratio > max(1.0, BREAK_FRONT * worst))
             self.intact &= ~over
             where = f.centroids[f.bonds[over]].mean(axis=(0, 1))
             mass = 0.1 * float(self.masses[np.unique(f.bonds[over])].sum())
@@ -506,11 +631,15 @@ class _World:
         """Hits of this frame: dust events, fracture on impact, crush-up. True if the standing
         structure lost bonds. Every contact is read before any body changes: Bullet's contact
         manifolds must not be read after a body in them was removed."""
-        hits = []
+        hits, strained = [], []
         for key in sorted(self.bodies):
             hit = self._hit(key, time)
             if hit is not None:
                 hits.append(hit)
+            else:
+                strain = self._strain(key)
+                if strain is not None:
+                    strained.append(strain)
         structure_hit = False
         for key, points, static_hit, lost, before in hits:
             budget = FRACTURE_SHARE * lost
@@ -519,7 +648,74 @@ class _World:
                 budget *= 1 - CRUSH_UP
             if len(self.bodies[key].members) > 1:
                 self._crush_body(key, points, budget, lost, before)
+        for key, anchors, loads in strained:
+            self._break_strained(key, anchors, loads, time)
         return structure_hit
+
+    def _strain(self, key: int):
+        """(key, anchor pieces, loads) of a compound body that bears on the ground, or None.
+        Each piece's load is its mass times its acceleration less gravity over the last frame
+        (zero in free fall, its weight at rest, many times it in a hard landing); the loads
+        flow through the bonds to the pieces that touch the ground."""
+        body = self.bodies[key]
+        if body.static or body.frozen or body.dv is None or len(body.members) < 2:
+            return None
+        f = self.frags
+        mask = np.zeros(len(f), bool)
+        mask[body.members] = True
+        inside = self.intact & mask[f.bonds[:, 0]] & mask[f.bonds[:, 1]]
+        if not inside.any():
+            return None
+        pos, _, _, ang = self._state(body)
+        world = self._world_centroids(body)
+        r = world - pos
+        acc = (body.dv[0] + np.cross(body.dv[1], r)) * self.spec.shot.fps + np.cross(ang, np.cross(ang, r))
+        loads = self.masses[body.members] * np.linalg.norm(acc - [0.0, 0.0, -GRAVITY], axis=1)
+        if loads.sum() <= self.capacity[inside].min():  # no bond can carry more than the whole load
+            return None
+        contacts = self.pb.getContactPoints(bodyA=body.uid, physicsClientId=self.client)
+        points = [c[5] for c in contacts if c[2] == self.ground]
+        if not points:
+            return None
+        nearest = np.linalg.norm(world[:, None, :] - np.array(points)[None], axis=2).argmin(axis=0)
+        anchors = np.zeros(len(f), bool)
+        anchors[body.members[nearest]] = True
+        full = np.zeros(len(f))
+        full[body.members] = loads
+        return key, anchors, full
+
+    def _break_strained(self, key: int, anchors: np.ndarray, loads: np.ndarray, time: float) -> None:
+        """Break the body's bonds that carry more than their capacity; the parts move on rigidly."""
+        if key not in self.bodies:
+            return
+        f, body = self.frags, self.bodies[key]
+        mask = np.zeros(len(f), bool)
+        mask[body.members] = True
+        flow = self._flows(mask, anchors, loads)
+        over = self.intact & mask[f.bonds[:, 0]] & mask[f.bonds[:, 1]] & (flow > self.capacity)
+        if not over.any():
+            return
+        self.intact &= ~over
+        where = f.centroids[f.bonds[over]].mean(axis=(0, 1))
+        self.events.append(Event(time, tuple(map(float, where)), 0.1 * body.mass, 1.0, "crack"))
+        self._split_rigid(key)
+
+    def _split_rigid(self, key: int) -> None:
+        """Replace a body by its glued components, each moving as that part of the body moved."""
+        body = self.bodies[key]
+        mask = np.zeros(len(self.frags), bool)
+        mask[body.members] = True
+        _, labels = connected_components(self._graph(mask)[0], directed=False)
+        parts = [body.members[labels[body.members] == lab] for lab in np.unique(labels[body.members])]
+        if len(parts) == 1:
+            return
+        pos, orn, lin, ang = self._state(body)
+        self._remove(key)
+        rot = quat_to_matrix(np.array([orn]))[0]
+        for part in sorted(parts, key=lambda p: int(p.min())):
+            com = np.average(self.frags.centroids[part], axis=0, weights=self.masses[part])
+            v = lin + np.cross(ang, rot @ (com - body.com))
+            self._add(part, False, (body.com, pos, orn), v, ang)
 
     def _hit(self, key: int, time: float):
         """(key, contact points, hit standing structure?, energy lost, motion before) of a body
@@ -530,6 +726,7 @@ class _World:
         pos, orn, lin, ang = self._state(body)
         before = (body.velocity, body.spin, body.energy)
         dv = float(np.linalg.norm(lin - body.velocity))
+        body.dv = (lin - body.velocity, ang - body.spin)
         body.velocity, body.spin = lin, ang
         body.energy = self._kinetic(body, orn, lin, ang)
         speed = float(np.linalg.norm(lin))
