@@ -367,31 +367,37 @@ class _World:
                 self._add(part, False, (body.com, pos, orn), v, keep * spin_before)
 
     # --- sleeping -------------------------------------------------------------
-    def _sleep(self) -> None:
+    def _sleep(self, on_big: set[int]) -> None:
+        """on_big: keys of the bodies that touched a big awake body after this frame's step."""
         pb = self.pb
-        for body in self.bodies.values():
+        for key, body in self.bodies.items():
             if body.static or body.frozen or len(body.members) > SLEEP_MEMBERS:
                 continue  # big bodies are few; a block just starting to tip must not sleep
             _, _, lin, ang = self._state(body)
             calm = lin @ lin < SLEEP_SPEED**2 and ang @ ang < SLEEP_SPIN**2
             body.still = body.still + 1 if calm else 0
-            if body.still >= SLEEP_FRAMES and not self._on_big_body(body):
+            if body.still >= SLEEP_FRAMES and key not in on_big:
                 pos, orn = pb.getBasePositionAndOrientation(body.uid, physicsClientId=self.client)
                 body.pose = (pos, orn)
                 pb.resetBaseVelocity(body.uid, [0, 0, 0], [0, 0, 0], physicsClientId=self.client)
                 pb.changeDynamics(body.uid, -1, mass=0.0, physicsClientId=self.client)
                 body.frozen = True
 
-    def _on_big_body(self, body: _Body) -> bool:
-        """Whether the body touches a big body that is awake: one resting on a tower that is
-        only starting to tip must not sleep in mid-air, where the tower would lean on it."""
-        for c in self.pb.getContactPoints(bodyA=body.uid, physicsClientId=self.client):
-            key = self.by_uid.get(c[2])
-            if key is not None:
-                other = self.bodies[key]
-                if not other.static and not other.frozen and len(other.members) > SLEEP_MEMBERS:
-                    return True
-        return False
+    def _on_big_bodies(self) -> set[int]:
+        """Keys of the bodies about to fall asleep that touch a big awake body: one resting on
+        a tower that is only starting to tip must not sleep in mid-air, where the tower would
+        lean on it. Read straight after the step, before any body changes: Bullet's contact
+        manifolds must not be read after a body in them was removed (it crashes)."""
+        found = set()
+        for key, body in self.bodies.items():
+            if body.static or body.frozen or body.still < SLEEP_FRAMES - 1:
+                continue
+            for c in self.pb.getContactPoints(bodyA=body.uid, physicsClientId=self.client):
+                other = self.bodies.get(self.by_uid.get(c[2], -1))
+                if other is not None and not (other.static or other.frozen) and len(other.members) > SLEEP_MEMBERS:
+                    found.add(key)
+                    break
+        return found
 
     def _wake_near(self, gone: _Body) -> None:
         """Sleeping bodies around one that moved away or split wake up."""
@@ -435,9 +441,10 @@ class _World:
             if frame >= trigger_frame:
                 for _ in range(spec.sim.substeps):
                     self.pb.stepSimulation(physicsClientId=self.client)
+                on_big = self._on_big_bodies()
                 if self._impacts(time):
                     self._settle_structure(time)
-                self._sleep()
+                self._sleep(on_big)
             self._record(rot[frame], trans[frame])
             if frame >= trigger_frame:
                 self._keep_above_ground(rot[frame], trans[frame])

@@ -16,7 +16,7 @@ STAGE = Stage(
     name="sim",
     reads=("trigger", "sim", "shot.frames", "shot.fps", "shot.seed"),
     needs=("scene", "fracture"),
-    version="5",
+    version="6",
     run=run,
     schema=Motion.SCHEMA,
 )
