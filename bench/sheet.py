@@ -30,7 +30,7 @@ from setpiece.stages import render as render_stage
 ROOT = Path(__file__).resolve().parent
 EXAMPLE = ROOT.parent / "examples" / "collapse.toml"
 CACHE = ROOT / "out" / "sheet" / ".cache"
-MAX_WIDTH = 3200  # pixels: wider sheets are scaled down
+MAX_WIDTH = 2560  # pixels: wider sheets are scaled down
 
 
 # each row: spec changes by section
